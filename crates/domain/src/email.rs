@@ -1,0 +1,1 @@
+//! E-mail address normalisation. IMPLEMENTATION PENDING (helper).
