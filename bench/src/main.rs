@@ -1,1 +1,242 @@
-fn main() {}
+//! `registro-bench`: load generator for registro (DESIGN.md §9). Posts browser-like multipart
+//! forms to `POST /registro/delegaciones` and reports one JSON line per concurrency level;
+//! `startup` measures spawn-to-first-accept time and idle RSS of `registro serve`.
+//! See bench/README.md.
+
+mod catalog;
+mod form;
+mod load;
+mod machine;
+mod outcome;
+mod startup;
+mod stats;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "registro-bench",
+    about = "Load generator for registro",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Post forms at each concurrency level (the default when no subcommand is given).
+    Load(LoadArgs),
+    /// Time from spawning `registro serve` to its first accepted submission, and idle RSS.
+    Startup(StartupArgs),
+    /// Print the results-file header: machine, commit and date.
+    Machine(MachineArgs),
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Appends each JSON line to this file as well as printing it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Free text copied into every JSON line (e.g. `embedded`, `emulators`).
+    #[arg(long, default_value = "")]
+    label: String,
+    /// Receipt size in KiB (a valid-looking PDF padded to exactly this size).
+    #[arg(long, default_value_t = 100)]
+    receipt_kb: usize,
+    /// Tokio worker threads for the generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+}
+
+#[derive(Args, Clone)]
+struct LoadArgs {
+    /// Base URL of the server, e.g. http://127.0.0.1:8080.
+    #[arg(long, required = true)]
+    target: Option<String>,
+    #[arg(long, value_enum, default_value = "unique")]
+    scenario: load::Scenario,
+    /// Concurrency levels (repeatable or comma separated); with --rate, the in-flight cap.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32])]
+    concurrency: Vec<usize>,
+    /// Length of each level in seconds (default 10 unless --requests is given).
+    #[arg(long, conflicts_with = "requests")]
+    duration_secs: Option<f64>,
+    /// Number of requests per level instead of a duration.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Open loop: a fixed arrival rate (requests per second) instead of closed-loop workers.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Submissions posted first and then replayed (replay and mixed scenarios).
+    #[arg(long, default_value_t = 50)]
+    replay_pool: usize,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout_secs: f64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct StartupArgs {
+    /// Path of the `registro` binary.
+    #[arg(long, default_value = "target/release/registro")]
+    registro_bin: PathBuf,
+    /// Base directory; each run gets a fresh empty subdirectory in it.
+    #[arg(long)]
+    data_dir: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Idle time after the first accept before RSS is read.
+    #[arg(long, default_value_t = 2.0)]
+    idle_secs: f64,
+    /// Give up on a run after this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    timeout_secs: f64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct MachineArgs {
+    #[arg(long, default_value = "unknown")]
+    commit: String,
+    #[arg(long, default_value = "")]
+    date: String,
+    #[arg(long)]
+    note: Option<String>,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Machine(m)) => {
+            emit(&machine::header(m.commit, m.date, m.note), m.out.as_deref())
+        }
+        Some(Command::Startup(s)) => {
+            runtime(s.common.client_threads).and_then(|rt| rt.block_on(startup(s)))
+        }
+        Some(Command::Load(l)) => {
+            runtime(l.common.client_threads).and_then(|rt| rt.block_on(load(l)))
+        }
+        None => runtime(cli.load.common.client_threads).and_then(|rt| rt.block_on(load(cli.load))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("registro-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting tokio: {e}"))
+}
+
+/// Prints one JSON line and appends it to `out`.
+fn emit<T: Serialize>(value: &T, out: Option<&Path>) -> Result<(), String> {
+    let line = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    println!("{line}");
+    if let Some(path) = out {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("opening {}: {e}", path.display()))?;
+        writeln!(f, "{line}").map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn receipt(kb: usize) -> &'static [u8] {
+    // Built once and shared by every request for the life of the process.
+    Box::leak(form::pdf_receipt(kb * 1024).into_boxed_slice())
+}
+
+async fn load(args: LoadArgs) -> Result<(), String> {
+    let target = args
+        .target
+        .as_deref()
+        .ok_or("--target is required")?
+        .trim_end_matches('/')
+        .to_string();
+    if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        return Err("--rate must be positive".into());
+    }
+    let stop = match (args.requests, args.duration_secs) {
+        (Some(n), _) => load::Stop::Requests(n),
+        (None, d) => load::Stop::Duration(Duration::from_secs_f64(d.unwrap_or(10.0))),
+    };
+    let client = load::client(Duration::from_secs_f64(args.timeout_secs))?;
+    let pick = catalog::fetch(&client, &target).await?;
+    eprintln!(
+        "catalog: committees {}",
+        pick.comites
+            .iter()
+            .map(|c| c.codigo.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let receipt = receipt(args.common.receipt_kb);
+    let shared = load::Shared::new(
+        client,
+        &target,
+        pick,
+        receipt,
+        args.scenario,
+        args.replay_pool,
+    )
+    .await?;
+    for &concurrency in &args.concurrency {
+        let level = load::Level {
+            concurrency,
+            stop,
+            rate: args.rate,
+        };
+        let report = load::run_level(&shared, &level, &args.common.label).await;
+        eprintln!(
+            "{} c={} {}: {} req, {} errors, {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            report.scenario.name(),
+            concurrency,
+            report.mode,
+            report.requests,
+            report.errors,
+            report.req_per_s,
+            report.latency_ms.p50,
+            report.latency_ms.p99
+        );
+        emit(&report, args.common.out.as_deref())?;
+    }
+    Ok(())
+}
+
+async fn startup(args: StartupArgs) -> Result<(), String> {
+    let opts = startup::Options {
+        registro_bin: args.registro_bin,
+        data_dir: args.data_dir,
+        runs: args.runs.max(1),
+        idle: Duration::from_secs_f64(args.idle_secs),
+        timeout: Duration::from_secs_f64(args.timeout_secs),
+        receipt: receipt(args.common.receipt_kb),
+        label: args.common.label.clone(),
+    };
+    let report = startup::run(&opts).await?;
+    emit(&report, args.common.out.as_deref())
+}

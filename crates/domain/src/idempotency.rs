@@ -157,15 +157,17 @@ mod tests {
     #[test]
     fn every_branch_of_the_decision_table() {
         let a = id('a');
-        let cases: Vec<(
-            &str,
+        /// (name, record, referenced status, fingerprint, explicit key, now as `t(secs)`, decision)
+        type Case<'a> = (
+            &'a str,
             Option<IdempotencyRecord>,
             Option<SubmissionStatus>,
-            &str,
+            &'a str,
             bool,
             i64,
             Decision,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (
                 "no record commits",
                 None,

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod email;
+pub mod failpoints;
 pub mod form;
 pub mod hash;
 pub mod idempotency;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod ports;
 pub mod receipt;
 
+pub use catalog::Catalog;
 pub use ids::{RequestId, SubmissionId};
 pub use model::{
     IdempotencyRecord, IdempotencyStatus, OutboxRow, OutboxStatus, Submission, SubmissionStatus,

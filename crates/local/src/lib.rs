@@ -1,1 +1,60 @@
-//! placeholder
+//! The embedded backend: every storage port on one machine, so `registro serve` runs the whole
+//! pipeline with nothing but a data directory.
+//!
+//! It is not a toy: [`SqliteStore`] executes the same domain decisions inside real transactions
+//! (WAL, `synchronous=FULL`, one fsync per group of acceptances) and passes the same contract
+//! suite as the cloud backend; [`FsBlobs`] writes receipts create-only, verified and fsync'd.
+//! Refusing this backend in production is the runtime's job, not this crate's.
+//!
+//! Layout of a data directory (`DATA_DIR`): [`DB_FILE`] (plus its `-wal`/`-shm` companions) and
+//! the [`BLOBS_DIR`] tree of receipt objects.
+
+mod blobs;
+mod store;
+mod sweep;
+mod writer;
+
+pub use blobs::FsBlobs;
+pub use store::{SCHEMA_VERSION, SqliteStore};
+pub use sweep::{SweepReport, sweep_orphans};
+
+use domain::ports::{BlobError, StoreError};
+use std::path::PathBuf;
+
+/// File name of the SQLite database inside the data directory.
+pub const DB_FILE: &str = "registro.sqlite3";
+
+/// Directory of the blob objects inside the data directory.
+pub const BLOBS_DIR: &str = "blobs";
+
+/// Errors of opening and maintaining the embedded backend. Port calls answer with the port's own
+/// error types ([`StoreError`], [`BlobError`]); this enum covers setup and operator tasks.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database {path} has schema version {found}; this build understands up to {supported}")]
+    SchemaTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("database {path} refused WAL journaling (journal_mode is {mode})")]
+    NoWal { path: PathBuf, mode: String },
+    #[error("cannot prepare directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the database writer thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}

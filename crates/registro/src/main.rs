@@ -1,1 +1,107 @@
-fn main() {}
+//! `registro`: the whole registration backend in one process on the embedded backend.
+//! Thin by design: parse settings → validate → telemetry → build → run until SIGTERM.
+
+use clap::{Args, Parser, Subcommand};
+use runtime::config::ServeSettings;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "registro", version, about = "SMMUN registration backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API on the embedded backend (SQLite + local files), no cloud account needed.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the log line `listening` tells which).
+    #[arg(long, env = "REGISTRO_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Directory for the database and the stored receipts.
+    #[arg(long, env = "REGISTRO_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Catalog JSON (structure of delegaciones.json); defaults to the shipped example.
+    #[arg(long, env = "REGISTRO_CATALOG")]
+    catalog: Option<PathBuf>,
+    /// Comma-separated origins allowed for redirects and CORS.
+    #[arg(
+        long,
+        env = "REGISTRO_ALLOWED_ORIGINS",
+        default_value = "http://localhost:8080,http://127.0.0.1:8080,http://localhost:5173"
+    )]
+    allowed_origins: String,
+    /// Origin redirects use when neither Origin nor Referer is allowed.
+    #[arg(
+        long,
+        env = "REGISTRO_FRONTEND_URL",
+        default_value = "http://localhost:8080"
+    )]
+    frontend_url: String,
+    /// Form posts allowed per client per minute (0 = off).
+    #[arg(long, env = "REGISTRO_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    rate_limit_per_minute: u32,
+    /// Trust the right-most X-Forwarded-For entry as the client address (behind a proxy only).
+    #[arg(long, env = "REGISTRO_TRUST_FORWARDED_FOR", default_value_t = false)]
+    trust_forwarded_for: bool,
+    /// development | production (production refuses the embedded backend).
+    #[arg(long, env = "REGISTRO_ENV", default_value = "development")]
+    env: String,
+    /// Fault injection for crash tests, e.g. `after_upload=abort` (refused in production).
+    #[arg(long, env = "REGISTRO_FAILPOINTS", default_value = "", hide = true)]
+    failpoints: String,
+    /// Log level filter (error, warn, info, debug).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(a: ServeArgs) -> ExitCode {
+    let settings = ServeSettings {
+        addr: a.addr,
+        data_dir: a.data_dir,
+        catalog: a.catalog,
+        allowed_origins: a.allowed_origins,
+        frontend_url: a.frontend_url,
+        rate_limit_per_minute: a.rate_limit_per_minute,
+        trust_forwarded_for: a.trust_forwarded_for,
+        env: a.env,
+        failpoints: a.failpoints,
+        log_level: a.log_level,
+    };
+    let config = match settings.validate() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("registro: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime::telemetry::init("registro", &config.log_level, None);
+    let app = match runtime::embedded::Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = %e, "startup_failed");
+            eprintln!("registro: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server_failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,7 @@
-//! placeholder
+//! Composition root shared by the binaries: typed configuration validated at startup, JSON
+//! telemetry for Cloud Logging, and the choice of which adapters fill the ports. Only this crate
+//! knows which backend runs; the api sees `Arc<dyn Port>`.
+
+pub mod config;
+pub mod embedded;
+pub mod telemetry;

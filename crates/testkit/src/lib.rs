@@ -1,1 +1,8 @@
-//! placeholder
+//! Test support shared by the crates' integration tests: a real `registro serve` process on
+//! port 0 with its JSON logs captured, multipart form fixtures built from a catalog, clocks,
+//! and the port contract suites every backend must pass.
+
+pub mod clock;
+pub mod contract;
+pub mod forms;
+pub mod spawn;

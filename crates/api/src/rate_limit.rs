@@ -1,0 +1,146 @@
+//! Per-client rate limit for the form endpoints (reference/api.md §10 item 24).
+//!
+//! The older system only *logged* abuse, keyed by an unsalted (reversible) hash of the proxy's
+//! address. Here the limit is enforced, clients are keyed by an HMAC-like keyed hash with a
+//! per-process random secret (never reversible from logs), and the real client address is taken
+//! from `X-Forwarded-For` only when the deployment says a trusted proxy sets it.
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const WINDOW: Duration = Duration::from_secs(60);
+/// Bound on tracked clients; the stalest are dropped first when full.
+const MAX_SOURCES: usize = 10_000;
+
+pub struct RateLimiter {
+    per_minute: u32,
+    secret: [u8; 32],
+    state: Mutex<HashMap<[u8; 16], Window>>,
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    start: Instant,
+    count: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Limited { source_hash: String },
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32, secret: [u8; 32]) -> Self {
+        Self {
+            per_minute,
+            secret,
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(&self, ip: IpAddr) -> [u8; 16] {
+        let mut h = Sha256::new();
+        h.update(self.secret);
+        h.update(ip.to_string().as_bytes());
+        h.update(self.secret);
+        let d = h.finalize();
+        let mut k = [0u8; 16];
+        k.copy_from_slice(&d[..16]);
+        k
+    }
+
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Verdict {
+        let key = self.key(ip);
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.len() >= MAX_SOURCES && !state.contains_key(&key) {
+            state.retain(|_, w| now.duration_since(w.start) < WINDOW);
+            if state.len() >= MAX_SOURCES
+                && let Some(oldest) = state.iter().min_by_key(|(_, w)| w.start).map(|(k, _)| *k)
+            {
+                state.remove(&oldest);
+            }
+        }
+        let w = state.entry(key).or_insert(Window {
+            start: now,
+            count: 0,
+        });
+        if now.duration_since(w.start) >= WINDOW {
+            *w = Window {
+                start: now,
+                count: 0,
+            };
+        }
+        w.count += 1;
+        if w.count > self.per_minute {
+            Verdict::Limited {
+                source_hash: hex::encode(&key[..8]),
+            }
+        } else {
+            Verdict::Allowed
+        }
+    }
+}
+
+/// The client address: the peer, or with a trusted proxy the right-most `X-Forwarded-For` entry
+/// (the one the proxy itself appended; entries to its left are client-controlled).
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trust_proxy: bool,
+) -> Option<IpAddr> {
+    if trust_proxy
+        && let Some(ip) = forwarded_for
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|s| s.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    peer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_after_the_configured_count_and_resets_after_a_minute() {
+        let rl = RateLimiter::new(3, [7; 32]);
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let other: IpAddr = "203.0.113.10".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(rl.check(ip, t0), Verdict::Allowed);
+        }
+        assert!(matches!(rl.check(ip, t0), Verdict::Limited { .. }));
+        assert_eq!(rl.check(other, t0), Verdict::Allowed);
+        assert_eq!(rl.check(ip, t0 + WINDOW), Verdict::Allowed);
+    }
+
+    #[test]
+    fn forwarded_for_is_used_only_behind_a_trusted_proxy() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let xff = Some("1.1.1.1, 198.51.100.7");
+        assert_eq!(client_ip(Some(peer), xff, false), Some(peer));
+        assert_eq!(
+            client_ip(Some(peer), xff, true),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        assert_eq!(client_ip(Some(peer), Some("garbage"), true), Some(peer));
+    }
+
+    #[test]
+    fn source_hashes_do_not_contain_the_address() {
+        let rl = RateLimiter::new(0, [1; 32]);
+        let Verdict::Limited { source_hash } =
+            rl.check("192.0.2.1".parse().unwrap(), Instant::now())
+        else {
+            panic!("limit 0 must limit");
+        };
+        assert!(!source_hash.contains("192"));
+        assert_eq!(source_hash.len(), 16);
+    }
+}

@@ -1,0 +1,221 @@
+//! Typed configuration, validated at startup: a bad value stops the process with a message
+//! that names the setting, instead of surfacing later as a data error.
+
+use domain::failpoints::Failpoints;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+impl Environment {
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "development" | "dev" | "" => Ok(Self::Development),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(ConfigError::Invalid {
+                setting: "REGISTRO_ENV",
+                reason: format!("{other:?} is not development or production"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {setting}: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+    #[error("the embedded backend (SQLite, local files) is refused when REGISTRO_ENV=production")]
+    EmbeddedInProduction,
+    #[error("failpoints are refused when REGISTRO_ENV=production")]
+    FailpointsInProduction,
+    #[error("cannot read the catalog {path}: {reason}")]
+    Catalog { path: String, reason: String },
+}
+
+/// Settings of `registro serve`, as given (flags or their env twins).
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub addr: String,
+    pub data_dir: PathBuf,
+    pub catalog: Option<PathBuf>,
+    pub allowed_origins: String,
+    pub frontend_url: String,
+    pub rate_limit_per_minute: u32,
+    pub trust_forwarded_for: bool,
+    pub env: String,
+    pub failpoints: String,
+    pub log_level: String,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub catalog_json: String,
+    pub api: api::ApiConfig,
+    pub env: Environment,
+    pub failpoints: Failpoints,
+    pub log_level: String,
+}
+
+/// The example catalog shipped with the product, used when no `--catalog` is given.
+pub const EXAMPLE_CATALOG: &str = include_str!("../../../catalog/example.json");
+
+/// `scheme://host[:port]` with no path, query or trailing slash.
+pub fn parse_origin(setting: &'static str, s: &str) -> Result<String, ConfigError> {
+    let bad = |reason: &str| ConfigError::Invalid {
+        setting,
+        reason: format!("{s:?}: {reason}"),
+    };
+    let uri: http_uri::Uri = s.parse().map_err(|_| bad("not a URL"))?;
+    let scheme = uri.scheme_str().ok_or_else(|| bad("missing scheme"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(bad("scheme must be http or https"));
+    }
+    let authority = uri.authority().ok_or_else(|| bad("missing host"))?;
+    let origin = format!("{scheme}://{authority}");
+    if origin != s {
+        return Err(bad("must be an origin like https://example.org (no path)"));
+    }
+    Ok(origin)
+}
+
+mod http_uri {
+    pub use axum::http::Uri;
+}
+
+impl ServeSettings {
+    pub fn validate(self) -> Result<ServeConfig, ConfigError> {
+        let env = Environment::parse(&self.env)?;
+        if env == Environment::Production {
+            return Err(ConfigError::EmbeddedInProduction);
+        }
+        let addr: SocketAddr = self.addr.parse().map_err(|_| ConfigError::Invalid {
+            setting: "REGISTRO_ADDR",
+            reason: format!("{:?} is not an address like 127.0.0.1:8080", self.addr),
+        })?;
+        let allowed_origins = self
+            .allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|o| parse_origin("REGISTRO_ALLOWED_ORIGINS", o))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frontend_url = parse_origin(
+            "REGISTRO_FRONTEND_URL",
+            self.frontend_url.trim_end_matches('/'),
+        )?;
+        let failpoints = Failpoints::parse(&self.failpoints).map_err(|e| ConfigError::Invalid {
+            setting: "REGISTRO_FAILPOINTS",
+            reason: e.to_string(),
+        })?;
+        if env == Environment::Production && !failpoints.is_empty() {
+            return Err(ConfigError::FailpointsInProduction);
+        }
+        let catalog_json = match &self.catalog {
+            None => EXAMPLE_CATALOG.to_owned(),
+            Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError::Catalog {
+                path: p.display().to_string(),
+                reason: e.to_string(),
+            })?,
+        };
+        domain::catalog::Catalog::from_json(&catalog_json).map_err(|e| ConfigError::Catalog {
+            path: self
+                .catalog
+                .as_ref()
+                .map_or("(example)".into(), |p| p.display().to_string()),
+            reason: e.to_string(),
+        })?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "REGISTRO_DATA_DIR",
+                reason: "must not be empty".into(),
+            });
+        }
+        Ok(ServeConfig {
+            addr,
+            data_dir: self.data_dir,
+            catalog_json,
+            api: api::ApiConfig {
+                allowed_origins,
+                frontend_url,
+                rate_limit_per_minute: self.rate_limit_per_minute,
+                trust_forwarded_for: self.trust_forwarded_for,
+                ..api::ApiConfig::default()
+            },
+            env,
+            failpoints,
+            log_level: self.log_level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ServeSettings {
+        ServeSettings {
+            addr: "127.0.0.1:0".into(),
+            data_dir: "data".into(),
+            catalog: None,
+            allowed_origins: "http://localhost:5173, https://smmun.com".into(),
+            frontend_url: "https://smmun.com/".into(),
+            rate_limit_per_minute: 0,
+            trust_forwarded_for: false,
+            env: "development".into(),
+            failpoints: String::new(),
+            log_level: "info".into(),
+        }
+    }
+
+    #[test]
+    fn valid_settings_pass_with_the_example_catalog() {
+        let c = settings().validate().unwrap();
+        assert_eq!(
+            c.api.allowed_origins,
+            ["http://localhost:5173", "https://smmun.com"]
+        );
+        assert_eq!(c.api.frontend_url, "https://smmun.com");
+    }
+
+    #[test]
+    fn bad_settings_are_named_in_the_error() {
+        let cases: Vec<(fn(&mut ServeSettings), &str)> = vec![
+            (|s| s.addr = "nope".into(), "REGISTRO_ADDR"),
+            (
+                |s| s.allowed_origins = "https://a.example/path".into(),
+                "REGISTRO_ALLOWED_ORIGINS",
+            ),
+            (
+                |s| s.allowed_origins = "ftp://a.example".into(),
+                "REGISTRO_ALLOWED_ORIGINS",
+            ),
+            (
+                |s| s.frontend_url = "not a url".into(),
+                "REGISTRO_FRONTEND_URL",
+            ),
+            (|s| s.env = "staging".into(), "REGISTRO_ENV"),
+            (|s| s.failpoints = "x=boom".into(), "REGISTRO_FAILPOINTS"),
+            (
+                |s| s.catalog = Some("/nonexistent/catalog.json".into()),
+                "catalog",
+            ),
+            (|s| s.env = "production".into(), "production"),
+        ];
+        for (mutate, needle) in cases {
+            let mut s = settings();
+            mutate(&mut s);
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains(needle), "{err:?} should mention {needle}");
+        }
+    }
+}

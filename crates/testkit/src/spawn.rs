@@ -1,0 +1,195 @@
+//! Runs the real `registro serve` binary on 127.0.0.1:0 and captures its JSON log lines, so
+//! tests exercise the HTTP contract, startup and crash recovery exactly as a user would.
+//! The child is killed when the handle drops: tests stop what they start.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+pub struct Registro {
+    child: Child,
+    pub addr: SocketAddr,
+    pub base_url: String,
+    logs: Arc<Mutex<Vec<Value>>>,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub catalog: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
+}
+
+impl Options {
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.into());
+        self
+    }
+    pub fn catalog(mut self, p: impl Into<PathBuf>) -> Self {
+        self.catalog = Some(p.into());
+        self
+    }
+}
+
+/// Outcome of a spawn that may legitimately fail (config validation tests).
+pub enum Spawned {
+    Running(Registro),
+    Exited { code: Option<i32>, stderr: String },
+}
+
+impl Registro {
+    /// Starts `bin serve` on a free port with `data_dir`, and waits for its `listening` line.
+    pub fn spawn(bin: &Path, data_dir: &Path, opts: &Options) -> Registro {
+        match Self::try_spawn(bin, data_dir, opts) {
+            Spawned::Running(r) => r,
+            Spawned::Exited { code, stderr } => panic!("registro exited ({code:?}): {stderr}"),
+        }
+    }
+
+    pub fn try_spawn(bin: &Path, data_dir: &Path, opts: &Options) -> Spawned {
+        let mut cmd = Command::new(bin);
+        cmd.arg("serve")
+            .arg("--addr")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("REGISTRO_ADDR")
+            .env_remove("REGISTRO_DATA_DIR")
+            .env("LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(c) = &opts.catalog {
+            cmd.arg("--catalog").arg(c);
+        }
+        cmd.args(&opts.args);
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn registro");
+        let stdout = child.stdout.take().expect("stdout");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel::<SocketAddr>();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if v["message"] == "listening"
+                    && let Some(a) = v["addr"].as_str().and_then(|a| a.parse().ok())
+                {
+                    let _ = tx.send(a);
+                }
+                sink.lock().unwrap().push(v);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(20)) {
+                return Spawned::Running(Registro {
+                    child,
+                    addr,
+                    base_url: format!("http://{addr}"),
+                    logs,
+                    data_dir: data_dir.to_owned(),
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+                }
+                return Spawned::Exited {
+                    code: status.code(),
+                    stderr,
+                };
+            }
+            assert!(
+                Instant::now() < deadline,
+                "registro did not start listening in 20 s"
+            );
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn logs(&self) -> Vec<Value> {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// All captured log lines as raw text, for leak scans.
+    pub fn logs_text(&self) -> String {
+        self.logs()
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Waits until a log line satisfies `pred` (lines arrive asynchronously).
+    pub fn wait_for_log(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.logs().into_iter().find(|v| pred(v)) {
+                return Some(v);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the process to exit on its own (e.g. after an injected abort).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process hard (SIGKILL): a crash, not a shutdown.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Registro {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP client that behaves like a browser posting a form but does not follow redirects,
+/// so tests can read the 303 `Location`.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
