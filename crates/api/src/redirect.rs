@@ -33,7 +33,7 @@ pub fn resolve_origin(headers: &HeaderMap, allowed: &[String], fallback: &str) -
             .get(&header)
             .and_then(|v| v.to_str().ok())
             .and_then(origin_of)
-            && allowed.iter().any(|a| *a == origin)
+            && allowed.contains(&origin)
         {
             return origin;
         }

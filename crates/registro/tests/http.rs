@@ -2,6 +2,8 @@
 //! every rule and redirect of reference/api.md, the idempotency scenarios of §5.8, concurrent
 //! duplicates, hostile input, and crash recovery between upload and commit.
 
+mod props;
+mod rules;
 mod support;
 
 use domain::catalog::Modality;

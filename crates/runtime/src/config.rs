@@ -67,7 +67,7 @@ pub struct ServeConfig {
 }
 
 /// The example catalog shipped with the product, used when no `--catalog` is given.
-pub const EXAMPLE_CATALOG: &str = include_str!("../../../catalog/example.json");
+pub const EXAMPLE_CATALOG: &str = domain::catalog::EXAMPLE_JSON;
 
 /// `scheme://host[:port]` with no path, query or trailing slash.
 pub fn parse_origin(setting: &'static str, s: &str) -> Result<String, ConfigError> {
@@ -189,7 +189,8 @@ mod tests {
 
     #[test]
     fn bad_settings_are_named_in_the_error() {
-        let cases: Vec<(fn(&mut ServeSettings), &str)> = vec![
+        type Mutate = fn(&mut ServeSettings);
+        let cases: Vec<(Mutate, &str)> = vec![
             (|s| s.addr = "nope".into(), "REGISTRO_ADDR"),
             (
                 |s| s.allowed_origins = "https://a.example/path".into(),
