@@ -13,8 +13,10 @@ pub mod hash;
 pub mod idempotency;
 pub mod ids;
 pub mod model;
+pub mod outbox;
 pub mod ports;
 pub mod receipt;
+pub mod worker;
 
 pub use catalog::Catalog;
 pub use ids::{RequestId, SubmissionId};

@@ -1,0 +1,306 @@
+//! The outbox lease machine (reference/pipeline.md §1.5–1.7), as pure functions over the row
+//! and `now`. The adapter runs each inside a transaction: read the row, call the function,
+//! write what it returns.
+//!
+//! Fixed here: staleness has one source of truth (`publish_lease_expires_at`; a `publishing`
+//! row without an expiry is claimable, not stuck forever), and failed publishes back off
+//! exponentially instead of being retried at a fixed pace forever.
+
+use crate::model::{OutboxRow, OutboxStatus};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long a publisher owns a row (matches the reference).
+pub const PUBLISH_LEASE: Duration = Duration::seconds(60);
+/// Sent rows may be deleted by the store's TTL after this long.
+pub const SENT_TTL: Duration = Duration::days(7);
+/// Longest wait between two publish attempts of a failing row.
+pub const MAX_BACKOFF: Duration = Duration::seconds(300);
+/// Longest stored error text (errors come from our adapters, never from user input).
+pub const MAX_ERROR_CHARS: usize = 500;
+
+/// The Pub/Sub message body: exactly these three keys (compatibility contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkMessage {
+    pub submission_id: String,
+    pub request_id: String,
+    pub submission_type: String,
+}
+
+impl WorkMessage {
+    pub fn for_row(row: &OutboxRow) -> Self {
+        Self {
+            submission_id: row.submission_id.to_string(),
+            request_id: row.request_id.clone(),
+            submission_type: row.submission_type.as_str().to_owned(),
+        }
+    }
+}
+
+/// Why a transition wrote nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxRefusal {
+    Missing,
+    AlreadySent,
+    /// Another publisher holds a live lease.
+    Busy {
+        until: DateTime<Utc>,
+    },
+    /// The row is no longer ours (lease expired and taken, or finished).
+    LeaseLost,
+}
+
+/// Takes the publish lease: pending, expired `publishing`, or `publishing` without expiry.
+pub fn claim(
+    row: Option<&OutboxRow>,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, OutboxRefusal> {
+    let row = row.ok_or(OutboxRefusal::Missing)?;
+    match row.status {
+        OutboxStatus::Sent => return Err(OutboxRefusal::AlreadySent),
+        OutboxStatus::Publishing => {
+            if let Some(until) = row.publish_lease_expires_at
+                && until > now
+            {
+                return Err(OutboxRefusal::Busy { until });
+            }
+        }
+        OutboxStatus::Pending => {}
+    }
+    let mut next = row.clone();
+    next.status = OutboxStatus::Publishing;
+    next.publisher_request_id = Some(owner.to_owned());
+    next.publish_started_at = Some(now);
+    next.publish_lease_expires_at = Some(now + PUBLISH_LEASE);
+    next.attempt_count += 1;
+    next.updated_at = now;
+    Ok(next)
+}
+
+/// Outcome of one publish attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    Ok,
+    Failed(String),
+}
+
+/// Records the publish outcome, only if `owner` still holds the lease (fencing).
+pub fn finish(
+    row: Option<&OutboxRow>,
+    owner: &str,
+    outcome: &Published,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, OutboxRefusal> {
+    let row = row.ok_or(OutboxRefusal::Missing)?;
+    if row.status != OutboxStatus::Publishing || row.publisher_request_id.as_deref() != Some(owner)
+    {
+        return Err(OutboxRefusal::LeaseLost);
+    }
+    let mut next = row.clone();
+    next.publisher_request_id = None;
+    next.publish_started_at = None;
+    next.publish_lease_expires_at = None;
+    next.updated_at = now;
+    match outcome {
+        Published::Ok => {
+            next.status = OutboxStatus::Sent;
+            next.last_error = Some(String::new());
+            next.expires_at = Some(now + SENT_TTL);
+        }
+        Published::Failed(e) => {
+            next.status = OutboxStatus::Pending;
+            next.last_error = Some(e.chars().take(MAX_ERROR_CHARS).collect());
+        }
+    }
+    Ok(next)
+}
+
+/// Puts a row back to `pending` so the publisher sends the message again (operator re-drive).
+pub fn requeue(row: Option<&OutboxRow>, now: DateTime<Utc>) -> Result<OutboxRow, OutboxRefusal> {
+    let row = row.ok_or(OutboxRefusal::Missing)?;
+    if row.status == OutboxStatus::Publishing
+        && row.publish_lease_expires_at.is_some_and(|t| t > now)
+    {
+        return Err(OutboxRefusal::Busy {
+            until: row.publish_lease_expires_at.unwrap_or(now),
+        });
+    }
+    let mut next = row.clone();
+    next.status = OutboxStatus::Pending;
+    next.publisher_request_id = None;
+    next.publish_started_at = None;
+    next.publish_lease_expires_at = None;
+    next.expires_at = None;
+    next.updated_at = now;
+    Ok(next)
+}
+
+/// Wait before retrying a row that failed `attempts` times: 1 s, 2 s, 4 s … capped.
+pub fn backoff(attempts: i64) -> Duration {
+    if attempts <= 0 {
+        return Duration::zero();
+    }
+    let secs = 1i64 << (attempts - 1).min(16);
+    Duration::seconds(secs).min(MAX_BACKOFF)
+}
+
+/// Whether the sweep should (re)publish this row now.
+pub fn is_due(row: &OutboxRow, now: DateTime<Utc>) -> bool {
+    match row.status {
+        OutboxStatus::Sent => false,
+        OutboxStatus::Pending => now >= row.updated_at + backoff(row.attempt_count),
+        OutboxStatus::Publishing => row.publish_lease_expires_at.is_none_or(|t| t <= now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SubmissionId, SubmissionType};
+    use proptest::prelude::*;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000 + s, 0).unwrap()
+    }
+
+    fn row() -> OutboxRow {
+        OutboxRow {
+            submission_id: SubmissionId::parse("AAAAAAAAAAAAAAAAAAAA").unwrap(),
+            submission_type: SubmissionType::Faculty,
+            request_id: "r".into(),
+            status: OutboxStatus::Pending,
+            created_at: t(0),
+            updated_at: t(0),
+            publish_started_at: None,
+            publish_lease_expires_at: None,
+            publisher_request_id: None,
+            last_error: None,
+            attempt_count: 0,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn the_message_body_has_exactly_the_three_contract_keys() {
+        let v = serde_json::to_value(WorkMessage::for_row(&row())).unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["request_id", "submission_id", "submission_type"]);
+        assert_eq!(v["submission_type"], "faculty");
+    }
+
+    #[test]
+    fn claim_finish_and_refusals() {
+        let r = row();
+        let c = claim(Some(&r), "a", t(1)).unwrap();
+        assert_eq!(c.status, OutboxStatus::Publishing);
+        assert_eq!(c.attempt_count, 1);
+        assert_eq!(c.publish_lease_expires_at, Some(t(61)));
+        assert_eq!(
+            claim(Some(&c), "b", t(60)),
+            Err(OutboxRefusal::Busy { until: t(61) })
+        );
+        let stolen = claim(Some(&c), "b", t(61)).unwrap();
+        assert_eq!(
+            finish(Some(&stolen), "a", &Published::Ok, t(62)),
+            Err(OutboxRefusal::LeaseLost)
+        );
+        let sent = finish(Some(&stolen), "b", &Published::Ok, t(62)).unwrap();
+        assert_eq!(sent.status, OutboxStatus::Sent);
+        assert_eq!(sent.last_error.as_deref(), Some(""));
+        assert_eq!(sent.expires_at, Some(t(62) + SENT_TTL));
+        assert_eq!(
+            claim(Some(&sent), "c", t(63)),
+            Err(OutboxRefusal::AlreadySent)
+        );
+        assert_eq!(claim(None, "c", t(63)), Err(OutboxRefusal::Missing));
+        let failed = finish(
+            Some(&claim(Some(&r), "a", t(1)).unwrap()),
+            "a",
+            &Published::Failed("x".repeat(900)),
+            t(2),
+        )
+        .unwrap();
+        assert_eq!(failed.status, OutboxStatus::Pending);
+        assert_eq!(failed.last_error.unwrap().len(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn a_publishing_row_without_expiry_is_claimable() {
+        let mut r = row();
+        r.status = OutboxStatus::Publishing;
+        assert!(claim(Some(&r), "a", t(0)).is_ok());
+        assert!(is_due(&r, t(0)));
+    }
+
+    #[test]
+    fn failed_rows_back_off_exponentially_up_to_a_cap() {
+        assert_eq!(backoff(0), Duration::zero());
+        assert_eq!(backoff(1), Duration::seconds(1));
+        assert_eq!(backoff(4), Duration::seconds(8));
+        assert_eq!(backoff(40), MAX_BACKOFF);
+        let mut r = row();
+        r.attempt_count = 3;
+        assert!(!is_due(&r, t(3)));
+        assert!(is_due(&r, t(4)));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Claim(u8),
+        FinishOk(u8),
+        FinishErr(u8),
+        Tick(i64),
+        Requeue,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..3).prop_map(Op::Claim),
+            (0u8..3).prop_map(Op::FinishOk),
+            (0u8..3).prop_map(Op::FinishErr),
+            (0i64..90).prop_map(Op::Tick),
+            Just(Op::Requeue),
+        ]
+    }
+
+    proptest! {
+        /// Any interleaving of publishers: a row has at most one owner, only the owner can finish
+        /// it, `sent` is final unless re-queued by an operator, and attempts only grow.
+        #[test]
+        fn publishers_never_share_a_row(ops in prop::collection::vec(op(), 0..60)) {
+            let mut r = row();
+            let mut now = t(0);
+            for op in ops {
+                let before = r.clone();
+                let owner = |n: u8| format!("p{n}");
+                let res = match op {
+                    Op::Claim(n) => claim(Some(&r), &owner(n), now),
+                    Op::FinishOk(n) => finish(Some(&r), &owner(n), &Published::Ok, now),
+                    Op::FinishErr(n) => finish(Some(&r), &owner(n), &Published::Failed("e".into()), now),
+                    Op::Tick(s) => { now += Duration::seconds(s); continue; }
+                    Op::Requeue => requeue(Some(&r), now),
+                };
+                if let Ok(next) = res {
+                    match &op {
+                        Op::Claim(n) => {
+                            prop_assert!(before.status != OutboxStatus::Sent);
+                            prop_assert!(before.status != OutboxStatus::Publishing || before.publish_lease_expires_at.is_none_or(|x| x <= now));
+                            prop_assert_eq!(next.publisher_request_id.clone(), Some(owner(*n)));
+                        }
+                        Op::FinishOk(n) | Op::FinishErr(n) => {
+                            prop_assert_eq!(before.publisher_request_id.clone(), Some(owner(*n)));
+                            prop_assert!(next.publisher_request_id.is_none());
+                        }
+                        _ => {}
+                    }
+                    prop_assert!(next.attempt_count >= before.attempt_count);
+                    prop_assert_eq!(next.status == OutboxStatus::Publishing, next.publisher_request_id.is_some());
+                    r = next;
+                } else {
+                    prop_assert_eq!(&r, &before);
+                }
+            }
+        }
+    }
+}
