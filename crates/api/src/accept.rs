@@ -120,7 +120,7 @@ fn new_submission_id() -> SubmissionId {
 }
 
 fn fail(state: &AppState, point: &str) -> Result<(), ()> {
-    match state.inner.failpoints.get(point) {
+    match state.inner.failpoints.hit(point) {
         None => Ok(()),
         Some(FailAction::Abort) => {
             tracing::error!(failpoint = point, "failpoint_abort");
@@ -242,6 +242,9 @@ async fn accept(state: &AppState, ctx: &RequestContext, v: Validated, upload: &[
                 return reconcile(state, kind, &id, &object, "injected after_commit").await;
             }
             tracing::info!(submission_id = %id, submission_type = kind.as_str(), "submission_committed");
+            if let Some(hook) = &inner.hook {
+                hook.accepted(&id);
+            }
             Outcome::Confirmed {
                 folio: id.to_string(),
             }
@@ -264,6 +267,9 @@ async fn reconcile(
 ) -> Outcome {
     match state.inner.store.submission(id).await {
         Ok(Some(_)) => {
+            if let Some(hook) = &state.inner.hook {
+                hook.accepted(id);
+            }
             tracing::warn!(submission_id = %id, submission_type = kind.as_str(), "submission_commit_reconciled_after_exception");
             Outcome::Confirmed {
                 folio: id.to_string(),

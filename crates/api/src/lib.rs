@@ -67,8 +67,15 @@ struct Inner {
     catalog: Arc<Catalog>,
     catalog_json: Bytes,
     config: ApiConfig,
-    failpoints: Failpoints,
+    failpoints: Arc<Failpoints>,
     limiter: Option<rate_limit::RateLimiter>,
+    hook: Option<Arc<dyn AcceptedHook>>,
+}
+
+/// Told about every newly committed submission (not replays). The embedded mode uses it to
+/// wake the outbox publisher at once; in the cloud the Firestore create event does that job.
+pub trait AcceptedHook: Send + Sync {
+    fn accepted(&self, id: &domain::SubmissionId);
 }
 
 impl AppState {
@@ -78,7 +85,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         catalog: Arc<Catalog>,
         config: ApiConfig,
-        failpoints: Failpoints,
+        failpoints: Arc<Failpoints>,
     ) -> Self {
         let catalog_json =
             Bytes::from(serde_json::to_vec(&catalog.public_json()).expect("catalog serializes"));
@@ -94,7 +101,18 @@ impl AppState {
                 config,
                 failpoints,
                 limiter,
+                hook: None,
             }),
+        }
+    }
+
+    /// Same state, with a hook called after each new commit.
+    pub fn with_hook(self, hook: Arc<dyn AcceptedHook>) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner)
+            .unwrap_or_else(|_| panic!("with_hook before sharing the state"));
+        inner.hook = Some(hook);
+        Self {
+            inner: Arc::new(inner),
         }
     }
 }

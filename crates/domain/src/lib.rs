@@ -12,10 +12,12 @@ pub mod form;
 pub mod hash;
 pub mod idempotency;
 pub mod ids;
+pub mod mail;
 pub mod model;
 pub mod outbox;
 pub mod ports;
 pub mod receipt;
+pub mod sheets;
 pub mod worker;
 
 pub use catalog::Catalog;

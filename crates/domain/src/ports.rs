@@ -127,3 +127,109 @@ pub trait Blobs: Send + Sync {
     /// Lists objects whose name starts with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, BlobError>;
 }
+
+/// A transition of a submission, run by the adapter inside one transaction on the document:
+/// it gets the current document (if any) and the transaction's `now`, and returns the document
+/// to write, or why nothing is written. The functions of `domain::worker` fit this shape.
+pub type SubmissionChange = Box<
+    dyn FnOnce(
+            Option<&Submission>,
+            DateTime<Utc>,
+        ) -> Result<Submission, crate::worker::WorkerRefusal>
+        + Send,
+>;
+
+/// The same for an outbox row (`domain::outbox`).
+pub type OutboxChange = Box<
+    dyn FnOnce(Option<&OutboxRow>, DateTime<Utc>) -> Result<OutboxRow, crate::outbox::OutboxRefusal>
+        + Send,
+>;
+
+/// The pipeline's view of the store: fenced transitions and the sweeps' queries.
+#[async_trait]
+pub trait PipelineStore: Store {
+    /// Runs `change` in one transaction on `submissions/<id>`; writes its result if `Ok`.
+    async fn change_submission(
+        &self,
+        id: &SubmissionId,
+        change: SubmissionChange,
+    ) -> Result<Result<Submission, crate::worker::WorkerRefusal>, StoreError>;
+
+    /// Runs `change` in one transaction on `outbox/<id>`; writes its result if `Ok`.
+    async fn change_outbox(
+        &self,
+        id: &SubmissionId,
+        change: OutboxChange,
+    ) -> Result<Result<OutboxRow, crate::outbox::OutboxRefusal>, StoreError>;
+
+    /// Rows the sweep should publish now (`domain::outbox::is_due`), oldest first.
+    async fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError>;
+
+    /// Submissions the reconciler should publish again (`domain::worker::is_stuck`).
+    async fn stuck_submissions(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Submission>, StoreError>;
+
+    /// Submissions, oldest first, optionally of one status (operators' listing).
+    async fn list_submissions(
+        &self,
+        status: Option<crate::model::SubmissionStatus>,
+        limit: usize,
+    ) -> Result<Vec<Submission>, StoreError>;
+}
+
+/// Errors of side-effect ports (bus, sheet, mailer), classified where they happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SideEffectError {
+    #[error("retryable: {0}")]
+    Retryable(String),
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<SideEffectError> for crate::worker::Failure {
+    fn from(e: SideEffectError) -> Self {
+        match e {
+            SideEffectError::Retryable(m) => Self::Retryable(m),
+            SideEffectError::Permanent(m) => Self::Permanent(m),
+        }
+    }
+}
+
+/// The work topic.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Publishes and waits for the broker's acknowledgement.
+    async fn publish(&self, message: &crate::outbox::WorkMessage) -> Result<(), SideEffectError>;
+}
+
+/// What a sheet write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetWrite {
+    Appended,
+    /// The submission's rows were already there (a retry after a crash): nothing written.
+    AlreadyPresent,
+}
+
+/// The organizers' spreadsheet. Writes are idempotent per submission id: the adapter checks
+/// for the id before appending, and writes all of a submission's rows in one request.
+#[async_trait]
+pub trait Sheet: Send + Sync {
+    async fn append(
+        &self,
+        submission_id: &SubmissionId,
+        rows: &[crate::sheets::SheetRows],
+    ) -> Result<SheetWrite, SideEffectError>;
+}
+
+/// Outgoing e-mail. Idempotent per `email.idempotency_key`; returns the provider's message id.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &crate::mail::Email) -> Result<String, SideEffectError>;
+}

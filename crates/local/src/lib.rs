@@ -6,15 +6,22 @@
 //! suite as the cloud backend; [`FsBlobs`] writes receipts create-only, verified and fsync'd.
 //! Refusing this backend in production is the runtime's job, not this crate's.
 //!
-//! Layout of a data directory (`DATA_DIR`): [`DB_FILE`] (plus its `-wal`/`-shm` companions) and
-//! the [`BLOBS_DIR`] tree of receipt objects.
+//! Layout of a data directory (`DATA_DIR`): [`DB_FILE`] (plus its `-wal`/`-shm` companions),
+//! the [`BLOBS_DIR`] tree of receipt objects, `sheets/<tab>.csv` ([`CsvSheet`]) and
+//! `mail/<key>.eml` + `.json` ([`FileMailer`]). Work messages travel on [`LocalBus`].
 
 mod blobs;
+mod bus;
+mod mailer;
+mod sheet;
 mod store;
 mod sweep;
 mod writer;
 
 pub use blobs::FsBlobs;
+pub use bus::LocalBus;
+pub use mailer::{FileMailer, to_eml};
+pub use sheet::{CsvSheet, cell_text};
 pub use store::{SCHEMA_VERSION, SqliteStore};
 pub use sweep::{SweepReport, sweep_orphans};
 
@@ -26,6 +33,12 @@ pub const DB_FILE: &str = "registro.sqlite3";
 
 /// Directory of the blob objects inside the data directory.
 pub const BLOBS_DIR: &str = "blobs";
+
+/// Directory of the CSV sheet tabs inside the data directory.
+pub const SHEETS_DIR: &str = "sheets";
+
+/// Directory of the written e-mails inside the data directory.
+pub const MAIL_DIR: &str = "mail";
 
 /// Errors of opening and maintaining the embedded backend. Port calls answer with the port's own
 /// error types ([`StoreError`], [`BlobError`]); this enum covers setup and operator tasks.

@@ -10,7 +10,12 @@ use crate::writer::Writer;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use domain::idempotency::{NewRecord, committed_record, decide};
-use domain::ports::{AcceptOutcome, Acceptance, Clock, Store, StoreError};
+use domain::outbox::OutboxRefusal;
+use domain::ports::{
+    AcceptOutcome, Acceptance, Clock, OutboxChange, PipelineStore, Store, StoreError,
+    SubmissionChange,
+};
+use domain::worker::WorkerRefusal;
 use domain::{IdempotencyRecord, OutboxRow, Submission, SubmissionId, SubmissionStatus};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -252,14 +257,7 @@ impl Store for SqliteStore {
 
     async fn outbox_row(&self, id: &SubmissionId) -> Result<Option<OutboxRow>, StoreError> {
         let id = id.clone();
-        self.read(move |c| {
-            let doc: Option<String> = c
-                .prepare_cached("SELECT doc FROM outbox WHERE id = ?1")
-                .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
-                .map_err(sql_err)?;
-            doc.as_deref().map(from_doc).transpose()
-        })
-        .await
+        self.read(move |c| read_outbox(c, &id)).await
     }
 
     async fn accept(&self, acceptance: Acceptance) -> Result<AcceptOutcome, StoreError> {
@@ -483,5 +481,174 @@ fn sql_err(e: rusqlite::Error) -> StoreError {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Permanent(e.to_string())
+    }
+}
+
+/// Candidate rows read per sweep before filtering with the domain's `is_due` (rows backing off
+/// sit among due ones; reading more than `limit` keeps them from starving the due rows).
+const SWEEP_CANDIDATES: i64 = 1000;
+
+#[async_trait]
+impl PipelineStore for SqliteStore {
+    async fn change_submission(
+        &self,
+        id: &SubmissionId,
+        change: SubmissionChange,
+    ) -> Result<Result<Submission, WorkerRefusal>, StoreError> {
+        let id = id.clone();
+        self.writer
+            .write(move |c, now| {
+                let current = read_submission(c, &id)?;
+                match change(current.as_ref(), now) {
+                    Ok(next) => {
+                        write_submission(c, &next)?;
+                        Ok(Ok(next))
+                    }
+                    Err(refusal) => Ok(Err(refusal)),
+                }
+            })
+            .await
+    }
+
+    async fn change_outbox(
+        &self,
+        id: &SubmissionId,
+        change: OutboxChange,
+    ) -> Result<Result<OutboxRow, OutboxRefusal>, StoreError> {
+        let id = id.clone();
+        self.writer
+            .write(move |c, now| {
+                let current = read_outbox(c, &id)?;
+                match change(current.as_ref(), now) {
+                    Ok(next) => {
+                        write_outbox(c, &next)?;
+                        Ok(Ok(next))
+                    }
+                    Err(refusal) => Ok(Err(refusal)),
+                }
+            })
+            .await
+    }
+
+    async fn due_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.read(move |c| {
+            let docs: Vec<String> = c
+                .prepare_cached(
+                    "SELECT doc FROM outbox WHERE status IN ('pending', 'publishing') \
+                     ORDER BY updated_at, id LIMIT ?1",
+                )
+                .and_then(|mut s| s.query_map([SWEEP_CANDIDATES], |r| r.get(0))?.collect())
+                .map_err(sql_err)?;
+            let mut due = Vec::new();
+            for d in &docs {
+                let row: OutboxRow = from_doc(d)?;
+                if domain::outbox::is_due(&row, now) {
+                    due.push(row);
+                    if due.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn stuck_submissions(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Submission>, StoreError> {
+        // A stuck row was last written at least STUCK_AFTER ago (a processing row's lease
+        // expiry is never before its last write), so the index narrows the scan soundly.
+        let cutoff = ts(now - domain::worker::STUCK_AFTER);
+        self.read(move |c| {
+            let docs: Vec<String> = c
+                .prepare_cached(
+                    "SELECT doc FROM submissions WHERE status IN ('pending', 'processing') \
+                     AND updated_at <= ?1 ORDER BY updated_at, id LIMIT ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![cutoff, SWEEP_CANDIDATES], |r| r.get(0))?
+                        .collect()
+                })
+                .map_err(sql_err)?;
+            let mut stuck = Vec::new();
+            for d in &docs {
+                let s: Submission = from_doc(d)?;
+                if domain::worker::is_stuck(&s, now) {
+                    stuck.push(s);
+                    if stuck.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(stuck)
+        })
+        .await
+    }
+
+    async fn list_submissions(
+        &self,
+        status: Option<SubmissionStatus>,
+        limit: usize,
+    ) -> Result<Vec<Submission>, StoreError> {
+        SqliteStore::list_submissions(self, status, limit).await
+    }
+}
+
+fn write_submission(c: &Connection, s: &Submission) -> Result<(), StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE submissions SET status = ?2, updated_at = ?3, doc = ?4 WHERE id = ?1",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                s.submission_id.as_str(),
+                s.status.as_str(),
+                ts(s.updated_at),
+                to_doc(s)?
+            ])
+        })
+        .map_err(sql_err)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Permanent(
+            "submission to update does not exist".into(),
+        ))
+    }
+}
+
+fn read_outbox(c: &Connection, id: &SubmissionId) -> Result<Option<OutboxRow>, StoreError> {
+    let doc: Option<String> = c
+        .prepare_cached("SELECT doc FROM outbox WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id.as_str()], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    doc.as_deref().map(from_doc).transpose()
+}
+
+fn write_outbox(c: &Connection, row: &OutboxRow) -> Result<(), StoreError> {
+    let n = c
+        .prepare_cached("UPDATE outbox SET status = ?2, updated_at = ?3, doc = ?4 WHERE id = ?1")
+        .and_then(|mut st| {
+            st.execute(params![
+                row.submission_id.as_str(),
+                row.status.as_str(),
+                ts(row.updated_at),
+                to_doc(row)?
+            ])
+        })
+        .map_err(sql_err)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Permanent(
+            "outbox row to update does not exist".into(),
+        ))
     }
 }

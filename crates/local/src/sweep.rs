@@ -67,12 +67,12 @@ pub async fn sweep_orphans(
             deleted_orphans = report.deleted_orphans,
             deleted_temp = report.deleted_temp,
             failed = report.failed,
-            "orphan receipts swept"
+            "orphan_receipts_swept"
         );
     }
     Ok(report)
 }
 
 fn log_failure(e: &BlobError) {
-    tracing::warn!(error = %e, "could not delete an orphan receipt");
+    tracing::warn!(error = %e, "orphan_receipt_delete_failed");
 }

@@ -143,14 +143,14 @@ fn writer_loop(conn: Connection, queue: &mpsc::Receiver<Box<dyn Job>>, clock: &d
 
 fn run_batch(conn: &Connection, clock: &dyn Clock, mut batch: Vec<Box<dyn Job>>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        tracing::warn!(error = %e, jobs = batch.len(), "sqlite batch could not begin");
+        tracing::warn!(error = %e, jobs = batch.len(), "sqlite_batch_begin_failed");
         return answer_all(batch, Err(&format!("cannot begin transaction: {e}")));
     }
     // Read inside the transaction: every timestamp of the batch is the moment it holds the lock.
     let now = clock.now();
     for job in &mut batch {
         if let Err(why) = run_in_savepoint(conn, job.as_mut(), now) {
-            tracing::warn!(error = %why, jobs = batch.len(), "sqlite batch aborted");
+            tracing::warn!(error = %why, jobs = batch.len(), "sqlite_batch_aborted");
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -160,7 +160,7 @@ fn run_batch(conn: &Connection, clock: &dyn Clock, mut batch: Vec<Box<dyn Job>>)
     match conn.execute_batch("COMMIT") {
         Ok(()) => answer_all(batch, Ok(())),
         Err(e) => {
-            tracing::warn!(error = %e, jobs = batch.len(), "sqlite batch commit failed");
+            tracing::warn!(error = %e, jobs = batch.len(), "sqlite_batch_commit_failed");
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }

@@ -15,8 +15,47 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the API on the embedded backend (SQLite + local files), no cloud account needed.
+    /// Run the whole pipeline (api + outbox publisher + worker) on the embedded backend.
     Serve(ServeArgs),
+    /// Operator commands on a data directory (safe while `serve` runs on it).
+    Admin(AdminArgs),
+}
+
+#[derive(Args)]
+struct AdminArgs {
+    /// The data directory of `registro serve`.
+    #[arg(
+        long,
+        env = "REGISTRO_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// List submissions (oldest first).
+    List {
+        /// Only this status: pending, processing, completed or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one submission and its outbox row as JSON.
+    Show { id: String },
+    /// Re-drive a failed submission from its first unfinished checkpoint.
+    Retry { id: String },
+    /// Export every submission.
+    Export {
+        /// As CSV on standard output (the only format).
+        #[arg(long, required = true)]
+        csv: bool,
+    },
 }
 
 #[derive(Args)]
@@ -59,12 +98,50 @@ struct ServeArgs {
     /// Log level filter (error, warn, info, debug).
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Base URL organizers use to reach this server (receipt links); defaults to the listen address.
+    #[arg(long, env = "REGISTRO_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Recipient of the internal notification e-mails.
+    #[arg(
+        long,
+        env = "REGISTRO_INTERNAL_EMAIL",
+        default_value = "secretariadefinanzas@smmun.com"
+    )]
+    internal_email: String,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Admin(args) => admin(args).await,
+    }
+}
+
+async fn admin(a: AdminArgs) -> ExitCode {
+    use runtime::admin;
+    let store = match admin::open(&a.data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("registro admin: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let result = match a.command {
+        AdminCommand::List { status, json } => {
+            admin::list(&store, status.as_deref(), json, &mut out).await
+        }
+        AdminCommand::Show { id } => admin::show(&store, &id, &mut out).await,
+        AdminCommand::Retry { id } => admin::retry(&store, &id, &mut out).await,
+        AdminCommand::Export { csv: _ } => admin::export_csv(&store, &mut out).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("registro admin: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -80,6 +157,8 @@ async fn serve(a: ServeArgs) -> ExitCode {
         env: a.env,
         failpoints: a.failpoints,
         log_level: a.log_level,
+        public_url: a.public_url,
+        internal_email: a.internal_email,
     };
     let config = match settings.validate() {
         Ok(c) => c,

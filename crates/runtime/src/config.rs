@@ -52,6 +52,10 @@ pub struct ServeSettings {
     pub env: String,
     pub failpoints: String,
     pub log_level: String,
+    /// Base URL of this server as organizers reach it (receipt links in the sheet and e-mails).
+    pub public_url: Option<String>,
+    /// Recipient of the internal notification e-mails.
+    pub internal_email: String,
 }
 
 /// Validated settings.
@@ -62,9 +66,14 @@ pub struct ServeConfig {
     pub catalog_json: String,
     pub api: api::ApiConfig,
     pub env: Environment,
-    pub failpoints: Failpoints,
+    pub failpoints: std::sync::Arc<Failpoints>,
     pub log_level: String,
+    pub public_url: Option<String>,
+    pub mail: domain::mail::MailSettings,
+    pub worker: worker::WorkerConfig,
 }
+
+const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
 /// The example catalog shipped with the product, used when no `--catalog` is given.
 pub const EXAMPLE_CATALOG: &str = domain::catalog::EXAMPLE_JSON;
@@ -95,6 +104,13 @@ mod http_uri {
 impl ServeSettings {
     pub fn validate(self) -> Result<ServeConfig, ConfigError> {
         let env = Environment::parse(&self.env)?;
+        let failpoints = Failpoints::parse(&self.failpoints).map_err(|e| ConfigError::Invalid {
+            setting: "REGISTRO_FAILPOINTS",
+            reason: e.to_string(),
+        })?;
+        if env == Environment::Production && !failpoints.is_empty() {
+            return Err(ConfigError::FailpointsInProduction);
+        }
         if env == Environment::Production {
             return Err(ConfigError::EmbeddedInProduction);
         }
@@ -113,13 +129,6 @@ impl ServeSettings {
             "REGISTRO_FRONTEND_URL",
             self.frontend_url.trim_end_matches('/'),
         )?;
-        let failpoints = Failpoints::parse(&self.failpoints).map_err(|e| ConfigError::Invalid {
-            setting: "REGISTRO_FAILPOINTS",
-            reason: e.to_string(),
-        })?;
-        if env == Environment::Production && !failpoints.is_empty() {
-            return Err(ConfigError::FailpointsInProduction);
-        }
         let catalog_json = match &self.catalog {
             None => EXAMPLE_CATALOG.to_owned(),
             Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError::Catalog {
@@ -134,6 +143,27 @@ impl ServeSettings {
                 .map_or("(example)".into(), |p| p.display().to_string()),
             reason: e.to_string(),
         })?;
+        if !LOG_LEVELS.contains(&self.log_level.as_str()) {
+            return Err(ConfigError::Invalid {
+                setting: "LOG_LEVEL",
+                reason: format!(
+                    "{:?} is not one of {}",
+                    self.log_level,
+                    LOG_LEVELS.join(", ")
+                ),
+            });
+        }
+        let public_url = self
+            .public_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| parse_origin("REGISTRO_PUBLIC_URL", u.trim_end_matches('/')))
+            .transpose()?;
+        let internal_email =
+            domain::email::normalize(&self.internal_email).map_err(|_| ConfigError::Invalid {
+                setting: "REGISTRO_INTERNAL_EMAIL",
+                reason: format!("{:?} is not an e-mail address", self.internal_email),
+            })?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 setting: "REGISTRO_DATA_DIR",
@@ -152,8 +182,14 @@ impl ServeSettings {
                 ..api::ApiConfig::default()
             },
             env,
-            failpoints,
+            failpoints: std::sync::Arc::new(failpoints),
             log_level: self.log_level,
+            public_url,
+            mail: domain::mail::MailSettings {
+                internal_recipient: internal_email,
+                ..domain::mail::MailSettings::default()
+            },
+            worker: worker::WorkerConfig::default(),
         })
     }
 }
@@ -174,6 +210,8 @@ mod tests {
             env: "development".into(),
             failpoints: String::new(),
             log_level: "info".into(),
+            public_url: None,
+            internal_email: "secretariadefinanzas@smmun.com".into(),
         }
     }
 
@@ -211,6 +249,15 @@ mod tests {
                 "catalog",
             ),
             (|s| s.env = "production".into(), "production"),
+            (|s| s.log_level = "verbose".into(), "LOG_LEVEL"),
+            (
+                |s| s.public_url = Some("http://x.example/path".into()),
+                "REGISTRO_PUBLIC_URL",
+            ),
+            (
+                |s| s.internal_email = "nobody".into(),
+                "REGISTRO_INTERNAL_EMAIL",
+            ),
         ];
         for (mutate, needle) in cases {
             let mut s = settings();

@@ -5,7 +5,7 @@ use crate::config::ServeConfig;
 use chrono::Utc;
 use domain::Catalog;
 use domain::ports::Clock;
-use local::{FsBlobs, SqliteStore};
+use local::{CsvSheet, FileMailer, FsBlobs, LocalBus, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub enum StartupError {
     Bind(SocketAddr, std::io::Error),
     #[error("invalid catalog: {0}")]
     Catalog(String),
+    #[error("another registro process is using the data directory {0} (its lock is held)")]
+    Locked(String),
 }
 
 pub struct Application {
@@ -41,6 +43,31 @@ pub struct Application {
     router: axum::Router,
     store: Arc<SqliteStore>,
     blobs: Arc<FsBlobs>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Held for the life of the process: one server per data directory.
+    _lock: std::fs::File,
+}
+
+/// Takes the data directory's lock, so a second server cannot sweep away the receipts of the
+/// first one's in-flight requests. Operator commands read and write through SQLite's own
+/// locking and do not take it.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartupError> {
+    let path = dir.join("registro.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StartupError::DataDir(path.display().to_string(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StartupError::Locked(dir.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(StartupError::DataDir(path.display().to_string(), e))
+        }
+    }
 }
 
 impl Application {
@@ -48,31 +75,31 @@ impl Application {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?;
+        restrict_dir(dir);
+        let lock = lock_data_dir(dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(
-            SqliteStore::open(&dir.join("registro.sqlite3"), clock.clone())
+            SqliteStore::open(&dir.join(local::DB_FILE), clock.clone())
                 .map_err(|e| StartupError::Store(e.to_string()))?,
         );
         let blobs = Arc::new(
-            FsBlobs::new(dir.join("blobs")).map_err(|e| StartupError::Store(e.to_string()))?,
+            FsBlobs::new(dir.join(local::BLOBS_DIR))
+                .map_err(|e| StartupError::Store(e.to_string()))?,
         );
-        // Nothing can be in flight before we listen: every unreferenced receipt is an orphan
-        // of a crash between upload and commit.
+        // We hold the data directory's lock and do not listen yet: nothing can be in flight, so
+        // every unreferenced receipt is an orphan of a crash between upload and commit.
         match local::sweep_orphans(&store, &blobs, clock.now(), chrono::Duration::zero()).await {
-            Ok(report) => tracing::info!(?report, "startup_orphan_sweep"),
+            Ok(report) => tracing::info!(
+                scanned = report.scanned,
+                deleted_orphans = report.deleted_orphans,
+                deleted_temp = report.deleted_temp,
+                "startup_orphan_sweep"
+            ),
             Err(e) => tracing::error!(error = %e, "startup_orphan_sweep_failed"),
         }
         let catalog = Arc::new(
             Catalog::from_json(&config.catalog_json)
                 .map_err(|e| StartupError::Catalog(e.to_string()))?,
-        );
-        let state = api::AppState::new(
-            store.clone(),
-            blobs.clone(),
-            clock,
-            catalog,
-            config.api.clone(),
-            config.failpoints.clone(),
         );
         let listener = TcpListener::bind(config.addr)
             .await
@@ -80,12 +107,57 @@ impl Application {
         let addr = listener
             .local_addr()
             .map_err(|e| StartupError::Bind(config.addr, e))?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+
+        // The asynchronous half: publisher → in-process bus → worker.
+        let setup = |e: local::LocalError| StartupError::Store(e.to_string());
+        let sheet = Arc::new(CsvSheet::new(dir.join(local::SHEETS_DIR)).map_err(setup)?);
+        let mailer = Arc::new(FileMailer::new(dir.join(local::MAIL_DIR)).map_err(setup)?);
+        let secret = crate::links::LinkSigner::load_or_create_secret(&dir.join("link-secret"))
+            .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?;
+        let signer = crate::links::LinkSigner::new(secret, public_url);
+        let (bus, messages) = LocalBus::new();
+        let redeliver = bus.sender();
+        let publisher =
+            outbox::Publisher::new(store.clone(), Arc::new(bus), config.failpoints.clone());
+        let worker = worker::Worker::new(worker::Deps {
+            store: store.clone(),
+            sheet,
+            mailer,
+            catalog: catalog.clone(),
+            mail: config.mail.clone(),
+            links: Arc::new(signer.clone()),
+            config: config.worker.clone(),
+            failpoints: config.failpoints.clone(),
+        });
+        let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
+        let background = vec![
+            crate::pipeline::spawn_publisher(publisher, created_rx),
+            crate::pipeline::spawn_dispatcher(worker, messages, redeliver),
+        ];
+
+        let state = api::AppState::new(
+            store.clone(),
+            blobs.clone(),
+            clock,
+            catalog,
+            config.api.clone(),
+            config.failpoints.clone(),
+        )
+        .with_hook(Arc::new(crate::pipeline::Notifier(created_tx)));
+        let router =
+            api::router(state).merge(crate::links::router(signer, store.clone(), blobs.clone()));
         Ok(Self {
             listener,
             addr,
-            router: api::router(state),
+            router,
             store,
             blobs,
+            background,
+            _lock: lock,
         })
     }
 
@@ -93,7 +165,8 @@ impl Application {
         self.addr
     }
 
-    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish.
+    /// Serves until SIGTERM/SIGINT, then lets in-flight requests finish (bounded by
+    /// `api::SHUTDOWN_GRACE`).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             listener,
@@ -101,6 +174,8 @@ impl Application {
             router,
             store,
             blobs,
+            background,
+            _lock,
         } = self;
         tracing::info!(addr = %addr, "listening");
         let sweeper = tokio::spawn(async move {
@@ -114,13 +189,34 @@ impl Application {
                 }
             }
         });
-        let served = axum::serve(
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let serve = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = signalled_tx.send(());
+        });
+        // In-flight requests get a bounded grace period after the signal, not forever.
+        let grace = async move {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(api::SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            r = serve => r,
+            () = grace => {
+                tracing::warn!("shutdown_grace_expired");
+                Ok(())
+            }
+        };
         sweeper.abort();
+        for task in background {
+            task.abort();
+        }
         tracing::info!("stopped");
         served
     }
@@ -146,4 +242,15 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown_requested");
+}
+
+/// The data directory holds personal data: owner-only.
+fn restrict_dir(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
 }

@@ -2,6 +2,9 @@
 //! telemetry for Cloud Logging, and the choice of which adapters fill the ports. Only this crate
 //! knows which backend runs; the api sees `Arc<dyn Port>`.
 
+pub mod admin;
 pub mod config;
 pub mod embedded;
+pub mod links;
+pub mod pipeline;
 pub mod telemetry;

@@ -1,0 +1,133 @@
+//! The embedded mailer: each e-mail becomes `DATA_DIR/mail/<key>.eml` (RFC 5322, text + HTML)
+//! and a JSON twin with the envelope, where `<key>` is the Resend idempotency key with `/`
+//! replaced by `__` (e.g. `delegacion-confirmation__<submission_id>`). Idempotent per key like
+//! Resend: a second send with the same key returns the first message id and writes nothing.
+//! The JSON twin is written last (after the .eml is durable), so its presence means "sent".
+
+use crate::LocalError;
+use async_trait::async_trait;
+use base64::Engine;
+use domain::mail::Email;
+use domain::ports::{Mailer, SideEffectError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct FileMailer {
+    dir: PathBuf,
+}
+
+impl FileMailer {
+    pub fn new(dir: impl Into<PathBuf>) -> Result<Self, LocalError> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|source| LocalError::Dir {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Self { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn file_stem(key: &str) -> Result<String, SideEffectError> {
+    let stem = key.replace('/', "__");
+    if stem.is_empty()
+        || !stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(SideEffectError::Permanent("invalid idempotency key".into()));
+    }
+    Ok(stem)
+}
+
+fn encoded_word(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_owned()
+    } else {
+        format!(
+            "=?UTF-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+    }
+}
+
+fn wrapped_base64(s: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(s);
+    b64.as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// The message as RFC 5322 text with a multipart/alternative body.
+pub fn to_eml(email: &Email, message_id: &str, date: &str) -> String {
+    let boundary = format!("registro-{message_id}");
+    let from = match email.from.rsplit_once(" <") {
+        Some((name, addr)) => format!("{} <{addr}", encoded_word(name)),
+        None => email.from.clone(),
+    };
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <{message_id}@registro.local>\r\n\
+         X-Idempotency-Key: {key}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n\
+         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{text}\r\n\
+         --{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n{html}\r\n\
+         --{boundary}--\r\n",
+        to = email.to.join(", "),
+        subject = encoded_word(&email.subject),
+        key = email.idempotency_key,
+        text = wrapped_base64(&email.text),
+        html = wrapped_base64(&email.html),
+    )
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Mailer for FileMailer {
+    async fn send(&self, email: &Email) -> Result<String, SideEffectError> {
+        let stem = file_stem(&email.idempotency_key)?;
+        let json_path = self.dir.join(format!("{stem}.json"));
+        let eml_path = self.dir.join(format!("{stem}.eml"));
+        let email = email.clone();
+        tokio::task::spawn_blocking(move || {
+            let io = |e: std::io::Error| SideEffectError::Retryable(format!("mail file: {e}"));
+            if let Ok(existing) = std::fs::read(&json_path) {
+                let v: serde_json::Value = serde_json::from_slice(&existing)
+                    .map_err(|e| SideEffectError::Permanent(format!("corrupt mail record: {e}")))?;
+                return Ok(v["id"].as_str().unwrap_or_default().to_owned());
+            }
+            let id = format!("local-{}", uuid::Uuid::new_v4());
+            let now = chrono::Utc::now();
+            write_durably(&eml_path, to_eml(&email, &id, &now.to_rfc2822()).as_bytes())
+                .map_err(io)?;
+            let record = serde_json::json!({
+                "id": id,
+                "idempotency_key": email.idempotency_key,
+                "kind": email.kind.checkpoint(),
+                "from": email.from,
+                "to": email.to,
+                "subject": email.subject,
+                "sent_at": now.to_rfc3339(),
+                "eml": eml_path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            });
+            write_durably(&json_path, record.to_string().as_bytes()).map_err(io)?;
+            Ok(id)
+        })
+        .await
+        .map_err(|e| SideEffectError::Retryable(e.to_string()))?
+    }
+}

@@ -1,0 +1,221 @@
+//! Operator commands on an embedded data directory (`registro admin …`). Safe while
+//! `registro serve` runs on the same directory: reads use SQLite snapshots, and writes are
+//! fenced domain transitions in their own transactions (SQLite serialises the two processes).
+
+use domain::ports::{PipelineStore, Store};
+use domain::{Submission, SubmissionId, SubmissionStatus};
+use local::SqliteStore;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no database in {0} (is this the data directory of registro serve?)")]
+    NoDatabase(String),
+    #[error("{0}")]
+    Store(String),
+    #[error("invalid submission id {0:?}")]
+    BadId(String),
+    #[error("submission {0} not found")]
+    NotFound(String),
+    #[error("invalid status {0:?}: use pending, processing, completed or failed")]
+    BadStatus(String),
+    #[error("submission {id} is {status}; only failed submissions can be retried")]
+    NotFailed { id: String, status: &'static str },
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+fn store_err(e: impl std::fmt::Display) -> AdminError {
+    AdminError::Store(e.to_string())
+}
+
+pub fn open(data_dir: &Path) -> Result<SqliteStore, AdminError> {
+    let path = data_dir.join(local::DB_FILE);
+    if !path.exists() {
+        return Err(AdminError::NoDatabase(data_dir.display().to_string()));
+    }
+    SqliteStore::open(&path, Arc::new(crate::embedded::SystemClock)).map_err(store_err)
+}
+
+fn parse_id(id: &str) -> Result<SubmissionId, AdminError> {
+    SubmissionId::parse(id).map_err(|_| AdminError::BadId(id.to_owned()))
+}
+
+fn summary(s: &Submission) -> serde_json::Value {
+    serde_json::json!({
+        "submission_id": s.submission_id,
+        "type": s.submission_type.as_str(),
+        "status": s.status.as_str(),
+        "created_at": s.created_at,
+        "updated_at": s.updated_at,
+        "attempts": s.worker.worker_attempt_count,
+        "error_message": s.worker.error_message,
+        "checkpoints": s.worker.worker_checkpoints.iter().map(|(k, v)| (k.clone(), v.status.clone())).collect::<std::collections::BTreeMap<_, _>>(),
+    })
+}
+
+pub async fn list(
+    store: &SqliteStore,
+    status: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), AdminError> {
+    let status = status
+        .map(|s| SubmissionStatus::parse(s).ok_or_else(|| AdminError::BadStatus(s.to_owned())))
+        .transpose()?;
+    let subs = PipelineStore::list_submissions(store, status, usize::MAX)
+        .await
+        .map_err(store_err)?;
+    if json {
+        let arr: Vec<_> = subs.iter().map(summary).collect();
+        serde_json::to_writer_pretty(&mut *out, &arr).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{:<20}  {:<10}  {:<10}  {:<25}  {:>8}  error",
+            "submission_id", "type", "status", "created_at", "attempts"
+        )?;
+        for s in &subs {
+            writeln!(
+                out,
+                "{:<20}  {:<10}  {:<10}  {:<25}  {:>8}  {}",
+                s.submission_id,
+                s.submission_type.as_str(),
+                s.status.as_str(),
+                s.created_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                s.worker.worker_attempt_count,
+                s.worker.error_message.as_deref().unwrap_or("")
+            )?;
+        }
+        writeln!(out, "{} submission(s)", subs.len())?;
+    }
+    Ok(())
+}
+
+pub async fn show(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<(), AdminError> {
+    let id = parse_id(id)?;
+    let sub = store
+        .submission(&id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| AdminError::NotFound(id.to_string()))?;
+    let row = store.outbox_row(&id).await.map_err(store_err)?;
+    let doc = serde_json::json!({ "submission": sub, "outbox": row });
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::other)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Re-drives a failed submission from its first unfinished checkpoint: back to `pending`, and
+/// its outbox row re-queued so the running server publishes it again within a second.
+pub async fn retry(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<(), AdminError> {
+    let id = parse_id(id)?;
+    let changed = store
+        .change_submission(&id, Box::new(|s, now| domain::worker::admin_retry(s, now)))
+        .await
+        .map_err(store_err)?;
+    match changed {
+        Ok(s) => {
+            store
+                .change_outbox(&id, Box::new(|r, now| domain::outbox::requeue(r, now)))
+                .await
+                .map_err(store_err)?
+                .map_err(|r| AdminError::Store(format!("outbox row not re-queued: {r:?}")))?;
+            tracing::warn!(submission_id = %id, "admin_retry");
+            writeln!(
+                out,
+                "{id}: failed → pending; resumes at {}",
+                domain::worker::next_step(&s).unwrap_or("completion")
+            )?;
+            Ok(())
+        }
+        Err(domain::worker::WorkerRefusal::Missing) => Err(AdminError::NotFound(id.to_string())),
+        Err(domain::worker::WorkerRefusal::NotFailed(st)) => Err(AdminError::NotFailed {
+            id: id.to_string(),
+            status: st.as_str(),
+        }),
+        Err(other) => Err(AdminError::Store(format!("{other:?}"))),
+    }
+}
+
+/// Every submission as CSV, one row each, for spreadsheets and audits.
+pub async fn export_csv(store: &SqliteStore, out: &mut dyn Write) -> Result<(), AdminError> {
+    let subs = PipelineStore::list_submissions(store, None, usize::MAX)
+        .await
+        .map_err(store_err)?;
+    let mut w = csv::Writer::from_writer(out);
+    let csv_err = |e: csv::Error| AdminError::Output(std::io::Error::other(e));
+    w.write_record([
+        "submission_id",
+        "type",
+        "status",
+        "created_at",
+        "fecha",
+        "modalidad_o_institucion",
+        "nombre",
+        "apellido",
+        "correo",
+        "celular",
+        "comites",
+        "attempts",
+        "error_message",
+    ])
+    .map_err(csv_err)?;
+    for s in &subs {
+        let (what, nombre, apellido, correo, celular, comites) = match &s.data {
+            domain::model::SubmissionData::Delegacion(d) => {
+                let p = d.participantes.first();
+                (
+                    d.modalidad.clone(),
+                    p.map(|p| p.nombre.clone()).unwrap_or_default(),
+                    p.map(|p| p.apellido.clone()).unwrap_or_default(),
+                    d.participantes
+                        .iter()
+                        .map(|p| p.correo.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    p.map(|p| p.celular.clone()).unwrap_or_default(),
+                    d.comites
+                        .iter()
+                        .map(|c| c.nombre.clone())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                )
+            }
+            domain::model::SubmissionData::Faculty(f) => (
+                f.institucion.clone(),
+                f.faculty.nombre.clone(),
+                f.faculty.apellido.clone(),
+                f.faculty.correo.clone(),
+                f.faculty.celular.clone(),
+                String::new(),
+            ),
+        };
+        let cells = [
+            s.submission_id.to_string(),
+            s.submission_type.as_str().to_owned(),
+            s.status.as_str().to_owned(),
+            s.created_at.to_rfc3339(),
+            domain::sheets::format_date(s.created_at),
+            what,
+            nombre,
+            apellido,
+            correo,
+            celular,
+            comites,
+            s.worker.worker_attempt_count.to_string(),
+            s.worker.error_message.clone().unwrap_or_default(),
+        ];
+        let cells: Vec<String> = cells
+            .iter()
+            .map(|c| local::cell_text(&domain::sheets::Cell::Text(c.clone())))
+            .collect();
+        w.write_record(&cells).map_err(csv_err)?;
+    }
+    w.flush()?;
+    Ok(())
+}
