@@ -136,6 +136,26 @@ pub fn requeue(row: Option<&OutboxRow>, now: DateTime<Utc>) -> Result<OutboxRow,
     Ok(next)
 }
 
+/// Puts a row back to `pending` whatever its lease, for a publisher that is known to be dead
+/// (the embedded mode's startup: one server per data directory, so any lease found at startup
+/// belongs to a process that no longer exists). Never use it while publishers may be alive.
+pub fn requeue_after_restart(
+    row: Option<&OutboxRow>,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, OutboxRefusal> {
+    let row = row.ok_or(OutboxRefusal::Missing)?;
+    let mut next = row.clone();
+    next.status = OutboxStatus::Pending;
+    next.publisher_request_id = None;
+    next.publish_started_at = None;
+    next.publish_lease_expires_at = None;
+    next.expires_at = None;
+    next.updated_at = now;
+    // No backoff wait: the restart is the retry.
+    next.attempt_count = 0;
+    Ok(next)
+}
+
 /// Wait before retrying a row that failed `attempts` times: 1 s, 2 s, 4 s … capped.
 pub fn backoff(attempts: i64) -> Duration {
     if attempts <= 0 {

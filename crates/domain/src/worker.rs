@@ -309,6 +309,23 @@ pub fn admin_retry(sub: Option<&Submission>, now: DateTime<Utc>) -> Outcome {
     Ok(next)
 }
 
+/// Ends the lease of a worker that is known to be dead (the embedded mode's startup; see
+/// `outbox::requeue_after_restart`): `processing` goes back to `pending`, checkpoints kept.
+pub fn release_after_restart(sub: Option<&Submission>, now: DateTime<Utc>) -> Outcome {
+    let sub = sub.ok_or(WorkerRefusal::Missing)?;
+    match sub.status {
+        SubmissionStatus::Pending | SubmissionStatus::Processing => {
+            let mut next = sub.clone();
+            next.status = SubmissionStatus::Pending;
+            next.worker.worker_lease_owner = None;
+            next.worker.worker_lease_expires_at = None;
+            next.updated_at = now;
+            Ok(next)
+        }
+        s => Err(WorkerRefusal::Terminal(s)),
+    }
+}
+
 /// Whether the reconciler should publish this submission again.
 pub fn is_stuck(sub: &Submission, now: DateTime<Utc>) -> bool {
     match sub.status {
@@ -504,6 +521,20 @@ mod tests {
             r.worker.worker_checkpoints[STEP_CONFIRMATION].status,
             CP_PENDING
         );
+    }
+
+    #[test]
+    fn a_restart_releases_a_dead_workers_lease_and_keeps_its_checkpoints() {
+        let s = claim(Some(&sub()), "dead", t(0), L).unwrap();
+        let s = start_step(Some(&s), "dead", STEP_SHEETS, t(1)).unwrap();
+        let s = complete_step(Some(&s), "dead", STEP_SHEETS, None, t(1)).unwrap();
+        let r = release_after_restart(Some(&s), t(2)).unwrap();
+        assert_eq!(r.status, SubmissionStatus::Pending);
+        assert!(r.worker.worker_lease_owner.is_none());
+        assert!(step_done(&r, STEP_SHEETS));
+        assert!(claim(Some(&r), "new", t(3), L).is_ok());
+        let done = complete(Some(&claim(Some(&sub()), "w", t(0), L).unwrap()), "w", t(1));
+        assert!(done.is_err());
     }
 
     #[test]

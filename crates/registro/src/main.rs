@@ -108,6 +108,9 @@ struct ServeArgs {
         default_value = "secretariadefinanzas@smmun.com"
     )]
     internal_email: String,
+    /// Deliveries before a retryable failure marks a submission failed.
+    #[arg(long, env = "REGISTRO_WORKER_MAX_ATTEMPTS", default_value_t = 10)]
+    worker_max_attempts: i64,
 }
 
 #[tokio::main]
@@ -159,6 +162,7 @@ async fn serve(a: ServeArgs) -> ExitCode {
         log_level: a.log_level,
         public_url: a.public_url,
         internal_email: a.internal_email,
+        worker_max_attempts: a.worker_max_attempts,
     };
     let config = match settings.validate() {
         Ok(c) => c,

@@ -56,6 +56,7 @@ pub struct ServeSettings {
     pub public_url: Option<String>,
     /// Recipient of the internal notification e-mails.
     pub internal_email: String,
+    pub worker_max_attempts: i64,
 }
 
 /// Validated settings.
@@ -164,6 +165,12 @@ impl ServeSettings {
                 setting: "REGISTRO_INTERNAL_EMAIL",
                 reason: format!("{:?} is not an e-mail address", self.internal_email),
             })?;
+        if !(1..=100).contains(&self.worker_max_attempts) {
+            return Err(ConfigError::Invalid {
+                setting: "REGISTRO_WORKER_MAX_ATTEMPTS",
+                reason: format!("{} is not between 1 and 100", self.worker_max_attempts),
+            });
+        }
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 setting: "REGISTRO_DATA_DIR",
@@ -189,7 +196,10 @@ impl ServeSettings {
                 internal_recipient: internal_email,
                 ..domain::mail::MailSettings::default()
             },
-            worker: worker::WorkerConfig::default(),
+            worker: worker::WorkerConfig {
+                max_attempts: self.worker_max_attempts,
+                ..worker::WorkerConfig::default()
+            },
         })
     }
 }
@@ -212,6 +222,7 @@ mod tests {
             log_level: "info".into(),
             public_url: None,
             internal_email: "secretariadefinanzas@smmun.com".into(),
+            worker_max_attempts: 10,
         }
     }
 

@@ -97,6 +97,7 @@ impl Application {
             ),
             Err(e) => tracing::error!(error = %e, "startup_orphan_sweep_failed"),
         }
+        recover_after_restart(&store).await;
         let catalog = Arc::new(
             Catalog::from_json(&config.catalog_json)
                 .map_err(|e| StartupError::Catalog(e.to_string()))?,
@@ -253,4 +254,44 @@ fn restrict_dir(dir: &std::path::Path) {
     }
     #[cfg(not(unix))]
     let _ = dir;
+}
+
+/// Resumes the work of a previous process of this data directory at once, instead of waiting
+/// for its leases to expire: we hold the directory's lock, so every lease still recorded
+/// belongs to a dead process. Unfinished submissions are released and their outbox rows
+/// re-queued; the first sweep publishes them, and completed checkpoints are kept.
+async fn recover_after_restart(store: &SqliteStore) {
+    use domain::ports::PipelineStore;
+    let mut requeued = 0usize;
+    for status in [
+        domain::SubmissionStatus::Processing,
+        domain::SubmissionStatus::Pending,
+    ] {
+        let subs = match PipelineStore::list_submissions(store, Some(status), usize::MAX).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "startup_recovery_failed");
+                return;
+            }
+        };
+        for sub in subs {
+            let id = sub.submission_id;
+            let released = store
+                .change_submission(&id, Box::new(domain::worker::release_after_restart))
+                .await;
+            let row = store
+                .change_outbox(&id, Box::new(domain::outbox::requeue_after_restart))
+                .await;
+            match (released, row) {
+                (Ok(Ok(_)), Ok(Ok(_))) => requeued += 1,
+                (a, b) => tracing::error!(
+                    submission_id = %id,
+                    submission = ?a.err(),
+                    outbox = ?b.err(),
+                    "startup_recovery_row_failed"
+                ),
+            }
+        }
+    }
+    tracing::info!(requeued, "startup_recovery");
 }
