@@ -87,7 +87,7 @@ fn load_ids(path: &Path) -> Result<HashSet<String>, SideEffectError> {
     for record in reader.records() {
         let record =
             record.map_err(|e| SideEffectError::Permanent(format!("corrupt sheet file: {e}")))?;
-        if let Some(id) = record.iter().last() {
+        if let Some(id) = record.iter().next_back() {
             ids.insert(id.to_owned());
         }
     }

@@ -157,7 +157,7 @@ impl Publisher {
             let id = sub.submission_id.clone();
             match self
                 .store
-                .change_outbox(&id, Box::new(|row, now| outbox::requeue(row, now)))
+                .change_outbox(&id, Box::new(outbox::requeue))
                 .await
             {
                 Ok(Ok(_)) => {

@@ -115,13 +115,13 @@ pub async fn show(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<
 pub async fn retry(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<(), AdminError> {
     let id = parse_id(id)?;
     let changed = store
-        .change_submission(&id, Box::new(|s, now| domain::worker::admin_retry(s, now)))
+        .change_submission(&id, Box::new(domain::worker::admin_retry))
         .await
         .map_err(store_err)?;
     match changed {
         Ok(s) => {
             store
-                .change_outbox(&id, Box::new(|r, now| domain::outbox::requeue(r, now)))
+                .change_outbox(&id, Box::new(domain::outbox::requeue))
                 .await
                 .map_err(store_err)?
                 .map_err(|r| AdminError::Store(format!("outbox row not re-queued: {r:?}")))?;

@@ -200,7 +200,7 @@ impl Worker {
                 Err(d) => return d,
             }
             tracing::info!(submission_id = %id, checkpoint = step, "worker_checkpoint_started");
-            if i == 0 && matches!(inner.failpoints.hit("worker_mid_lease"), Some(_)) {
+            if i == 0 && inner.failpoints.hit("worker_mid_lease").is_some() {
                 tracing::error!(failpoint = "worker_mid_lease", "failpoint_abort");
                 std::process::abort();
             }

@@ -90,7 +90,7 @@ fn csv_ids(path: &Path) -> Vec<String> {
     };
     let mut r = csv_reader(&text);
     r.records()
-        .map(|rec| rec.unwrap().iter().last().unwrap().to_owned())
+        .map(|rec| rec.unwrap().iter().next_back().unwrap().to_owned())
         .collect()
 }
 
