@@ -78,6 +78,13 @@ pub fn claim(
     Ok(next)
 }
 
+/// Drops the publish lease fields.
+fn clear_lease(row: &mut OutboxRow) {
+    row.publisher_request_id = None;
+    row.publish_started_at = None;
+    row.publish_lease_expires_at = None;
+}
+
 /// Outcome of one publish attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
@@ -98,9 +105,7 @@ pub fn finish(
         return Err(OutboxRefusal::LeaseLost);
     }
     let mut next = row.clone();
-    next.publisher_request_id = None;
-    next.publish_started_at = None;
-    next.publish_lease_expires_at = None;
+    clear_lease(&mut next);
     next.updated_at = now;
     match outcome {
         Published::Ok => {
@@ -128,9 +133,7 @@ pub fn requeue(row: Option<&OutboxRow>, now: DateTime<Utc>) -> Result<OutboxRow,
     }
     let mut next = row.clone();
     next.status = OutboxStatus::Pending;
-    next.publisher_request_id = None;
-    next.publish_started_at = None;
-    next.publish_lease_expires_at = None;
+    clear_lease(&mut next);
     next.expires_at = None;
     next.updated_at = now;
     Ok(next)
@@ -146,9 +149,7 @@ pub fn requeue_after_restart(
     let row = row.ok_or(OutboxRefusal::Missing)?;
     let mut next = row.clone();
     next.status = OutboxStatus::Pending;
-    next.publisher_request_id = None;
-    next.publish_started_at = None;
-    next.publish_lease_expires_at = None;
+    clear_lease(&mut next);
     next.expires_at = None;
     next.updated_at = now;
     // No backoff wait: the restart is the retry.

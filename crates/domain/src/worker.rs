@@ -164,12 +164,13 @@ pub fn next_step(sub: &Submission) -> Option<&'static str> {
         .find(|s| !step_done(sub, s))
 }
 
-/// Marks a step `started` just before its side effect runs.
-pub fn start_step(
+/// Updates one not-yet-completed checkpoint of a submission we own.
+fn update_step(
     sub: Option<&Submission>,
     owner: &str,
     step: &str,
     now: DateTime<Utc>,
+    f: impl FnOnce(&mut Checkpoint),
 ) -> Outcome {
     let sub = owned(sub, owner)?;
     if step_done(sub, step) {
@@ -181,12 +182,24 @@ pub fn start_step(
         .worker_checkpoints
         .entry(step.to_owned())
         .or_insert_with(default_checkpoint);
-    cp.status = CP_STARTED.to_owned();
-    cp.started_at = Some(now);
+    f(cp);
     cp.error_message = None;
     cp.updated_at = Some(now);
     next.updated_at = now;
     Ok(next)
+}
+
+/// Marks a step `started` just before its side effect runs.
+pub fn start_step(
+    sub: Option<&Submission>,
+    owner: &str,
+    step: &str,
+    now: DateTime<Utc>,
+) -> Outcome {
+    update_step(sub, owner, step, now, |cp| {
+        cp.status = CP_STARTED.to_owned();
+        cp.started_at = Some(now);
+    })
 }
 
 /// Marks a step `completed` once its side effect is done, with the provider's id if any.
@@ -197,23 +210,11 @@ pub fn complete_step(
     external_id: Option<String>,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let sub = owned(sub, owner)?;
-    if step_done(sub, step) {
-        return Err(WorkerRefusal::StepDone);
-    }
-    let mut next = sub.clone();
-    let cp = next
-        .worker
-        .worker_checkpoints
-        .entry(step.to_owned())
-        .or_insert_with(default_checkpoint);
-    cp.status = CP_COMPLETED.to_owned();
-    cp.completed_at = Some(now);
-    cp.error_message = None;
-    cp.updated_at = Some(now);
-    cp.external_id = external_id;
-    next.updated_at = now;
-    Ok(next)
+    update_step(sub, owner, step, now, |cp| {
+        cp.status = CP_COMPLETED.to_owned();
+        cp.completed_at = Some(now);
+        cp.external_id = external_id;
+    })
 }
 
 /// Records a failed step. Retryable failures release the lease (status back to `pending`, so

@@ -71,3 +71,12 @@ pub enum LocalError {
     #[error(transparent)]
     Blob(#[from] BlobError),
 }
+
+/// Creates a directory of the data directory (and its parents) if missing.
+pub(crate) fn ensure_dir(dir: PathBuf) -> Result<PathBuf, LocalError> {
+    std::fs::create_dir_all(&dir).map_err(|source| LocalError::Dir {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}

@@ -18,11 +18,7 @@ pub struct FileMailer {
 
 impl FileMailer {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, LocalError> {
-        let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|source| LocalError::Dir {
-            path: dir.clone(),
-            source,
-        })?;
+        let dir = crate::ensure_dir(dir.into())?;
         Ok(Self { dir })
     }
 

@@ -18,32 +18,6 @@ struct Item {
     accept: bool,
 }
 
-enum Posted2 {
-    Answer(Posted),
-    /// The server died mid-request: the browser will retry with the same key and payload.
-    Dropped,
-}
-
-async fn post(app: &Registro, item: &Item) -> Posted2 {
-    let res = testkit::spawn::client()
-        .post(app.url(item.path))
-        .header("origin", ORIGIN)
-        .multipart(item.form.to_multipart())
-        .send()
-        .await;
-    match res {
-        Ok(r) => Posted2::Answer(Posted {
-            status: r.status().as_u16(),
-            location: r
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-        }),
-        Err(_) => Posted2::Dropped,
-    }
-}
-
 fn plan(env_catalog: &domain::Catalog) -> Vec<Item> {
     let mut originals = Vec::new();
     for i in 0..200u32 {
@@ -133,11 +107,11 @@ async fn two_hundred_submissions_survive_a_crash_at_every_step_exactly_once() {
         'posting: while !queue.is_empty() {
             let batch: Vec<Item> = (0..8).filter_map(|_| queue.pop_front()).collect();
             let results =
-                futures_util::future::join_all(batch.iter().map(|it| post(&app, it))).await;
+                futures_util::future::join_all(batch.iter().map(|it| try_post(&app, it.path, &it.form, None))).await;
             let mut dropped = false;
             for (item, r) in batch.into_iter().zip(results) {
                 match r {
-                    Posted2::Answer(p) => {
+                    Ok(p) => {
                         assert_eq!(p.status, 303, "{p:?}");
                         if let Some(f) = p.folio() {
                             assert!(item.accept, "a conflicting post was accepted: {p:?}");
@@ -151,7 +125,8 @@ async fn two_hundred_submissions_survive_a_crash_at_every_step_exactly_once() {
                             queue.push_back(item);
                         }
                     }
-                    Posted2::Dropped => {
+                    // The server died mid-request: the browser retries with the same key.
+                    Err(_) => {
                         dropped = true;
                         queue.push_front(item);
                     }

@@ -69,41 +69,18 @@ impl Env {
     }
 
     pub async fn post(&self, path: &str, form: &FormFixture) -> Posted {
-        let res = testkit::spawn::client()
-            .post(self.app.url(path))
-            .header("origin", ORIGIN)
-            .multipart(form.to_multipart())
-            .send()
-            .await
-            .expect("post");
-        Posted {
-            status: res.status().as_u16(),
-            location: res
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-        }
+        self.send(path, form, None).await
     }
 
     /// Posts with a chosen request id, to find this request's log lines.
     pub async fn post_with_id(&self, path: &str, form: &FormFixture, request_id: &str) -> Posted {
-        let res = testkit::spawn::client()
-            .post(self.app.url(path))
-            .header("origin", ORIGIN)
-            .header("x-request-id", request_id)
-            .multipart(form.to_multipart())
-            .send()
+        self.send(path, form, Some(request_id)).await
+    }
+
+    async fn send(&self, path: &str, form: &FormFixture, request_id: Option<&str>) -> Posted {
+        try_post(&self.app, path, form, request_id)
             .await
-            .expect("post");
-        Posted {
-            status: res.status().as_u16(),
-            location: res
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned())
-                .unwrap_or_default(),
-        }
+            .expect("post")
     }
 
     fn db(&self) -> rusqlite::Connection {
@@ -214,4 +191,29 @@ pub fn blob_files_in(data_dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Posts a form like a browser; `Err` when the connection drops (the server died).
+pub async fn try_post(
+    app: &Registro,
+    path: &str,
+    form: &FormFixture,
+    request_id: Option<&str>,
+) -> Result<Posted, reqwest::Error> {
+    let mut req = testkit::spawn::client()
+        .post(app.url(path))
+        .header("origin", ORIGIN)
+        .multipart(form.to_multipart());
+    if let Some(id) = request_id {
+        req = req.header("x-request-id", id);
+    }
+    let res = req.send().await?;
+    Ok(Posted {
+        status: res.status().as_u16(),
+        location: res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default(),
+    })
 }
