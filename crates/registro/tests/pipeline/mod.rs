@@ -106,8 +106,12 @@ async fn two_hundred_submissions_survive_a_crash_at_every_step_exactly_once() {
         let last = n == phases.len() - 1;
         'posting: while !queue.is_empty() {
             let batch: Vec<Item> = (0..8).filter_map(|_| queue.pop_front()).collect();
-            let results =
-                futures_util::future::join_all(batch.iter().map(|it| try_post(&app, it.path, &it.form, None))).await;
+            let results = futures_util::future::join_all(
+                batch
+                    .iter()
+                    .map(|it| try_post(&app, it.path, &it.form, None)),
+            )
+            .await;
             let mut dropped = false;
             for (item, r) in batch.into_iter().zip(results) {
                 match r {
@@ -393,4 +397,55 @@ async fn a_submission_that_exhausts_its_attempts_fails_and_admin_retry_finishes_
     let text = String::from_utf8(export.stdout).unwrap();
     assert!(text.lines().count() == 2 && text.contains(&folio) && text.contains("completed"));
     drop(app);
+}
+
+#[tokio::test]
+async fn the_sheet_links_to_a_stable_receipt_url_that_hands_out_a_short_lived_signed_one() {
+    let env = Env::start(Options::default());
+    let form = FormFixture::individual(&env.catalog, &key(1));
+    let sent = form.file.clone().unwrap().bytes;
+    let folio = env.post(DELEGACIONES, &form).await.folio().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.submission_doc(&folio)["status"] != "completed" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The sheet row's last cell before the id is the stable link.
+    let text = std::fs::read_to_string(env.dir.path().join("sheets/delegaciones.csv")).unwrap();
+    let mut r = csv_reader(&text);
+    let row = r.records().next().unwrap().unwrap();
+    let link = row.iter().rev().nth(1).unwrap().to_owned();
+    assert_eq!(link, env.app.url(&format!("/comprobantes/{folio}")));
+
+    let c = testkit::spawn::client();
+    let res = c.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let signed = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        signed.starts_with(&format!("/comprobantes/{folio}/archivo?exp="))
+            && signed.contains("&sig=")
+    );
+    let file = c.get(env.app.url(&signed)).send().await.unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "application/pdf");
+    assert_eq!(file.bytes().await.unwrap().to_vec(), sent);
+
+    let tampered = signed.replacen("sig=", "sig=00", 1);
+    assert_eq!(
+        c.get(env.app.url(&tampered)).send().await.unwrap().status(),
+        403
+    );
+    let other = signed.replace(&folio, "AAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(
+        c.get(env.app.url(&other)).send().await.unwrap().status(),
+        403
+    );
+    assert_eq!(
+        c.get(env.app.url("/comprobantes/AAAAAAAAAAAAAAAAAAAA"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }
