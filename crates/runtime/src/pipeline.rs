@@ -34,14 +34,21 @@ pub fn spawn_publisher(
     mut created: mpsc::UnboundedReceiver<SubmissionId>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        // Publishes run concurrently so their fenced writes share group commits.
+        let slots = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 Some(id) = created.recv() => {
-                    if let Err(e) = publisher.publish_one(&id).await {
-                        tracing::error!(submission_id = %id, error = %e, "outbox_publish_error");
-                    }
+                    let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
+                    let publisher = publisher.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = publisher.publish_one(&id).await {
+                            tracing::error!(submission_id = %id, error = %e, "outbox_publish_error");
+                        }
+                        drop(permit);
+                    });
                 }
                 _ = tick.tick() => {
                     match publisher.sweep().await {
