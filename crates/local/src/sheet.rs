@@ -4,7 +4,9 @@
 //! Appends are idempotent per submission and tab: before writing, the id is looked up in the
 //! tab (an index loaded once from the file), so a crash between the write and its checkpoint
 //! never duplicates a row. Each tab's rows go in one write followed by an fsync; a torn last
-//! line left by a crash is cut off when the file is next opened.
+//! record left by a crash is cut off when the file is next opened, and one left by a failed
+//! write (a full disk) before this instance appends again: the index remembers the file's
+//! length, so any other length means the tab is read (and repaired) again.
 
 use crate::LocalError;
 use async_trait::async_trait;
@@ -18,8 +20,17 @@ use tokio::sync::Mutex;
 
 pub struct CsvSheet {
     dir: PathBuf,
-    /// Submission ids present, per tab (loaded lazily).
-    index: Mutex<HashMap<String, HashSet<String>>>,
+    /// Per tab (loaded lazily).
+    index: Mutex<HashMap<String, Tab>>,
+}
+
+/// What this instance knows of a tab file.
+#[derive(Default)]
+struct Tab {
+    /// Submission ids present.
+    ids: HashSet<String>,
+    /// The file's length after our last read or write of it.
+    len: u64,
 }
 
 impl CsvSheet {
@@ -59,19 +70,46 @@ pub fn cell_text(c: &Cell) -> String {
     }
 }
 
-fn load_ids(path: &Path) -> Result<HashSet<String>, SideEffectError> {
+/// Where the last record starts when it is torn: not ended by a newline, or not ending with
+/// a submission id (every row does; the header ends with the id column's name). Parsing, not
+/// looking for the last newline, because a quoted cell (free text) may hold newlines.
+fn torn_tail(bytes: &[u8]) -> Option<u64> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut last = None;
+    let mut first = true;
+    while let Ok(true) = reader.read_byte_record(&mut record) {
+        let start = record.position().map_or(0, csv::Position::byte);
+        let end = record.iter().next_back().unwrap_or_default();
+        let whole = if first {
+            end == sheets::SUBMISSION_ID_COLUMN.as_bytes()
+        } else {
+            std::str::from_utf8(end).is_ok_and(|e| SubmissionId::parse(e).is_ok())
+        };
+        first = false;
+        last = Some((start, whole));
+    }
+    match last {
+        Some((start, whole)) if !whole || !bytes.ends_with(b"\n") => Some(start),
+        _ => None,
+    }
+}
+
+fn load_ids(path: &Path) -> Result<Tab, SideEffectError> {
     let io = |e: std::io::Error| SideEffectError::Retryable(format!("sheet file: {e}"));
     let Ok(bytes) = std::fs::read(path) else {
-        return Ok(HashSet::new());
+        return Ok(Tab::default());
     };
-    // Repair a torn last line (a crash in the middle of an append).
-    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-        let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    // Repair a torn last record (a crash or a failed write in the middle of an append).
+    if let Some(keep) = torn_tail(&bytes) {
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
             .map_err(io)?;
-        f.set_len(keep as u64).map_err(io)?;
+        f.set_len(keep).map_err(io)?;
         f.sync_all().map_err(io)?;
         return load_ids(path);
     }
@@ -87,7 +125,10 @@ fn load_ids(path: &Path) -> Result<HashSet<String>, SideEffectError> {
             ids.insert(id.to_owned());
         }
     }
-    Ok(ids)
+    Ok(Tab {
+        ids,
+        len: bytes.len() as u64,
+    })
 }
 
 fn append_rows(
@@ -95,7 +136,7 @@ fn append_rows(
     tab: &str,
     rows: &[Vec<Cell>],
     id: &str,
-) -> Result<(), SideEffectError> {
+) -> Result<u64, SideEffectError> {
     let io = |e: std::io::Error| SideEffectError::Retryable(format!("sheet file: {e}"));
     let new_file = std::fs::metadata(path)
         .map(|m| m.len() == 0)
@@ -130,7 +171,7 @@ fn append_rows(
         .map_err(io)?;
     f.write_all(&bytes).map_err(io)?;
     f.sync_data().map_err(io)?;
-    Ok(())
+    Ok(f.metadata().map_err(io)?.len())
 }
 
 #[async_trait]
@@ -145,25 +186,25 @@ impl Sheet for CsvSheet {
         let mut wrote = false;
         for group in rows {
             let path = self.path_of(group.tab);
-            if !index.contains_key(group.tab) {
+            let len = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+            if index.get(group.tab).is_none_or(|t| t.len != len) {
                 let p = path.clone();
-                let ids = tokio::task::spawn_blocking(move || load_ids(&p))
+                let tab = tokio::task::spawn_blocking(move || load_ids(&p))
                     .await
                     .map_err(|e| SideEffectError::Retryable(e.to_string()))??;
-                index.insert(group.tab.to_owned(), ids);
+                index.insert(group.tab.to_owned(), tab);
             }
-            let present = index.get(group.tab).is_some_and(|s| s.contains(&id));
+            let present = index.get(group.tab).is_some_and(|t| t.ids.contains(&id));
             if present || group.rows.is_empty() {
                 continue;
             }
             let (p, tab, body, idc) = (path, group.tab, group.rows.clone(), id.clone());
-            tokio::task::spawn_blocking(move || append_rows(&p, tab, &body, &idc))
+            let len = tokio::task::spawn_blocking(move || append_rows(&p, tab, &body, &idc))
                 .await
                 .map_err(|e| SideEffectError::Retryable(e.to_string()))??;
-            index
-                .entry(group.tab.to_owned())
-                .or_default()
-                .insert(id.clone());
+            let tab = index.entry(group.tab.to_owned()).or_default();
+            tab.ids.insert(id.clone());
+            tab.len = len;
             wrote = true;
         }
         Ok(if wrote {

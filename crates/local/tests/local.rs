@@ -1,5 +1,13 @@
 //! The embedded backend against the shared port contracts, plus what only it has: group
-//! commit, reopening the file, operator queries and the orphan sweeper.
+//! commit, reopening the file, operator queries and the orphan sweeper; and the embedded side
+//! effects (CSV sheet, file mailer, in-process bus) in the modules below.
+
+#[path = "local/bus.rs"]
+mod bus;
+#[path = "local/mailer.rs"]
+mod mailer;
+#[path = "local/sheet.rs"]
+mod sheet;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::idempotency::Decision;
@@ -14,7 +22,8 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 use testkit::clock::{ManualClock, SystemClock};
 use testkit::contract::{
-    self, BlobsUnderTest, SAMPLE_PDF, StoreUnderTest, sample_acceptance, sha256_hex, submission_id,
+    self, BlobsUnderTest, PipelineUnderTest, SAMPLE_PDF, StoreUnderTest, sample_acceptance,
+    sha256_hex, submission_id,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -50,6 +59,15 @@ async fn make_store(clock: Arc<ManualClock>) -> StoreUnderTest {
                 );
             })
         }),
+        keep_alive: Some(Box::new(dir)),
+    }
+}
+
+async fn make_pipeline_store(clock: Arc<ManualClock>) -> PipelineUnderTest {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join(DB_FILE), clock).expect("open store");
+    PipelineUnderTest {
+        store: Arc::new(store),
         keep_alive: Some(Box::new(dir)),
     }
 }
@@ -120,6 +138,69 @@ mod store_contract {
     #[tokio::test]
     async fn the_whole_suite_passes_in_sequence() {
         contract::store_contract(make_store).await;
+    }
+}
+
+mod pipeline_contract {
+    use super::*;
+
+    #[tokio::test]
+    async fn change_submission_writes_only_on_ok_and_returns_the_refusal_otherwise() {
+        contract::change_submission_writes_only_on_ok_and_returns_the_refusal_otherwise(
+            make_pipeline_store,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn change_outbox_writes_only_on_ok_and_returns_the_refusal_otherwise() {
+        contract::change_outbox_writes_only_on_ok_and_returns_the_refusal_otherwise(
+            make_pipeline_store,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_transactions_now_is_the_clocks() {
+        contract::the_transactions_now_is_the_clocks(make_pipeline_store).await;
+    }
+
+    #[tokio::test]
+    async fn due_outbox_returns_what_the_sweep_should_publish_oldest_first() {
+        contract::due_outbox_returns_what_the_sweep_should_publish_oldest_first(
+            make_pipeline_store,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline() {
+        contract::stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline(
+            make_pipeline_store,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn list_submissions_filters_by_status_oldest_first() {
+        contract::list_submissions_filters_by_status_oldest_first(make_pipeline_store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_of_one_submission_have_exactly_one_winner() {
+        contract::concurrent_claims_of_one_submission_have_exactly_one_winner(make_pipeline_store)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_of_one_outbox_row_have_exactly_one_winner() {
+        contract::concurrent_claims_of_one_outbox_row_have_exactly_one_winner(make_pipeline_store)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn the_whole_suite_passes_in_sequence() {
+        contract::pipeline_contract(make_pipeline_store).await;
     }
 }
 

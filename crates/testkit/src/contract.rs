@@ -1,12 +1,13 @@
-//! Port contract suites: what every [`Store`] and [`Blobs`] implementation must do, written
-//! against the port traits only, so the embedded backend and the cloud backends (Firestore,
-//! GCS, on their emulators) are held to the same behaviour.
+//! Port contract suites: what every [`Store`], [`PipelineStore`] and [`Blobs`] implementation
+//! must do, written against the port traits only, so the embedded backend and the cloud
+//! backends (Firestore, GCS, on their emulators) are held to the same behaviour.
 //!
 //! A backend supplies a factory that builds a fresh, empty instance driven by a
 //! [`ManualClock`], plus the seeding the checks need but the port deliberately lacks (records
 //! left by the older system, a submission that failed). Each check is a `pub async fn`, so a
-//! backend can run them as separate tests; [`store_contract`], [`blobs_contract`] and
-//! [`run_all`] run them in sequence.
+//! backend can run them as separate tests; [`store_contract`], [`pipeline_contract`],
+//! [`blobs_contract`] and [`run_all`] run them in sequence. The pipeline checks need no seeding
+//! hooks: `accept` creates documents and the `change_*` transitions can write any state.
 //!
 //! ```ignore
 //! #[tokio::test]
@@ -22,8 +23,10 @@ use domain::model::{
     ComiteChoice, DelegacionData, DelegacionOficial, FacultyData, FacultyPerson, FacultyRow,
     Participante, ReceiptMeta, SubmissionData, WorkerFields,
 };
-use domain::ports::{AcceptOutcome, Acceptance, BlobError, Blobs, Clock, Store};
+use domain::outbox::{self, OutboxRefusal, Published};
+use domain::ports::{AcceptOutcome, Acceptance, BlobError, Blobs, Clock, PipelineStore, Store};
 use domain::receipt::object_name;
+use domain::worker::{self, WorkerRefusal};
 use domain::{
     IdempotencyRecord, IdempotencyStatus, OutboxRow, OutboxStatus, Submission, SubmissionId,
     SubmissionStatus, SubmissionType,
@@ -757,4 +760,647 @@ where
 {
     store_contract(make_store).await;
     blobs_contract(make_blobs).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline store checks
+
+/// A fresh, empty [`PipelineStore`], as [`StoreUnderTest`] is for [`Store`]. Its documents are
+/// seeded through the port itself: `accept` creates them and `change_*` can write any state.
+pub struct PipelineUnderTest {
+    pub store: Arc<dyn PipelineStore>,
+    /// Dropped last, as in [`StoreUnderTest`].
+    pub keep_alive: Option<Box<dyn Any + Send + Sync>>,
+}
+
+/// Builds a [`PipelineUnderTest`] whose store reads time from the given clock. Implemented by
+/// every `Fn(Arc<ManualClock>) -> impl Future<Output = PipelineUnderTest>` (and references to one).
+pub trait MakePipelineStore {
+    fn make(&self, clock: Arc<ManualClock>) -> impl Future<Output = PipelineUnderTest>;
+}
+
+impl<F, Fut> MakePipelineStore for F
+where
+    F: Fn(Arc<ManualClock>) -> Fut,
+    Fut: Future<Output = PipelineUnderTest>,
+{
+    fn make(&self, clock: Arc<ManualClock>) -> impl Future<Output = PipelineUnderTest> {
+        self(clock)
+    }
+}
+
+async fn setup_pipeline(make: &impl MakePipelineStore) -> (PipelineUnderTest, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::default());
+    let sut = make.make(Arc::clone(&clock)).await;
+    (sut, clock)
+}
+
+/// Accepts a new delegación `n` (key `key-<n>`) at the clock's current time.
+async fn seed_accepted(store: &dyn PipelineStore, n: u32) -> SubmissionId {
+    let id = submission_id(n);
+    let key = format!("key-{n}");
+    let outcome = store
+        .accept(sample_acceptance(
+            SubmissionType::Delegacion,
+            &key,
+            &key,
+            true,
+            &id,
+        ))
+        .await
+        .expect("accept");
+    assert!(
+        matches!(outcome, AcceptOutcome::Accepted { .. }),
+        "seeded submission {n} accepted: {outcome:?}"
+    );
+    id
+}
+
+async fn read_submission(store: &dyn PipelineStore, id: &SubmissionId) -> Submission {
+    store
+        .submission(id)
+        .await
+        .expect("read submission")
+        .expect("submission exists")
+}
+
+async fn read_outbox(store: &dyn PipelineStore, id: &SubmissionId) -> OutboxRow {
+    store
+        .outbox_row(id)
+        .await
+        .expect("read outbox")
+        .expect("outbox row exists")
+}
+
+/// Writes `edit(current)` as the submission, whatever the transaction's time.
+async fn force_submission(
+    store: &dyn PipelineStore,
+    id: &SubmissionId,
+    edit: impl FnOnce(&mut Submission) + Send + 'static,
+) -> Submission {
+    store
+        .change_submission(
+            id,
+            Box::new(move |s, _now| {
+                let mut next = s.expect("seeded submission exists").clone();
+                edit(&mut next);
+                Ok(next)
+            }),
+        )
+        .await
+        .expect("store")
+        .expect("forced write")
+}
+
+/// Writes `edit(current)` as the outbox row, whatever the transaction's time.
+async fn force_outbox(
+    store: &dyn PipelineStore,
+    id: &SubmissionId,
+    edit: impl FnOnce(&mut OutboxRow) + Send + 'static,
+) -> OutboxRow {
+    store
+        .change_outbox(
+            id,
+            Box::new(move |r, _now| {
+                let mut next = r.expect("seeded outbox row exists").clone();
+                edit(&mut next);
+                Ok(next)
+            }),
+        )
+        .await
+        .expect("store")
+        .expect("forced write")
+}
+
+fn ids_of<T>(docs: &[T], id: impl Fn(&T) -> &SubmissionId) -> Vec<SubmissionId> {
+    docs.iter().map(|d| id(d).clone()).collect()
+}
+
+pub async fn change_submission_writes_only_on_ok_and_returns_the_refusal_otherwise(
+    make: impl MakePipelineStore,
+) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let id = seed_accepted(store, 1).await;
+    let before = read_submission(store, &id).await;
+    let outbox_before = read_outbox(store, &id).await;
+    clock.advance(Duration::seconds(5));
+
+    let seen: Arc<std::sync::Mutex<Option<Submission>>> = Arc::default();
+    let seen_in = Arc::clone(&seen);
+    let until = clock.now() + Duration::seconds(30);
+    let refused = store
+        .change_submission(
+            &id,
+            Box::new(move |s, _now| {
+                *seen_in.lock().expect("lock") = s.cloned();
+                Err(WorkerRefusal::Busy { until })
+            }),
+        )
+        .await
+        .expect("store");
+    assert_eq!(refused, Err(WorkerRefusal::Busy { until }));
+    assert_eq!(
+        seen.lock().expect("lock").as_ref(),
+        Some(&before),
+        "the change reads the current document"
+    );
+    assert_eq!(
+        read_submission(store, &id).await,
+        before,
+        "a refusal writes nothing"
+    );
+
+    let written = store
+        .change_submission(
+            &id,
+            Box::new(|s, now| {
+                let mut next = s.expect("exists").clone();
+                next.status = SubmissionStatus::Processing;
+                next.worker.worker_lease_owner = Some("w".into());
+                next.worker.worker_lease_expires_at = Some(now + Duration::seconds(90));
+                next.updated_at = now;
+                Ok(next)
+            }),
+        )
+        .await
+        .expect("store")
+        .expect("ok change");
+    assert_eq!(written.status, SubmissionStatus::Processing);
+    assert_eq!(
+        read_submission(store, &id).await,
+        written,
+        "an Ok change is written as returned"
+    );
+    assert_eq!(
+        read_outbox(store, &id).await,
+        outbox_before,
+        "a submission change leaves the outbox row alone"
+    );
+
+    let missing = submission_id(404);
+    let seen_missing: Arc<std::sync::Mutex<Option<bool>>> = Arc::default();
+    let seen_in = Arc::clone(&seen_missing);
+    let refused = store
+        .change_submission(
+            &missing,
+            Box::new(move |s, _now| {
+                *seen_in.lock().expect("lock") = Some(s.is_some());
+                Err(WorkerRefusal::Missing)
+            }),
+        )
+        .await
+        .expect("store");
+    assert_eq!(refused, Err(WorkerRefusal::Missing));
+    assert_eq!(
+        *seen_missing.lock().expect("lock"),
+        Some(false),
+        "a missing document reads as None"
+    );
+    assert_eq!(store.submission(&missing).await.expect("read"), None);
+}
+
+pub async fn change_outbox_writes_only_on_ok_and_returns_the_refusal_otherwise(
+    make: impl MakePipelineStore,
+) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let id = seed_accepted(store, 1).await;
+    let before = read_outbox(store, &id).await;
+    let submission_before = read_submission(store, &id).await;
+    clock.advance(Duration::seconds(5));
+
+    let seen: Arc<std::sync::Mutex<Option<OutboxRow>>> = Arc::default();
+    let seen_in = Arc::clone(&seen);
+    let refused = store
+        .change_outbox(
+            &id,
+            Box::new(move |r, _now| {
+                *seen_in.lock().expect("lock") = r.cloned();
+                Err(OutboxRefusal::LeaseLost)
+            }),
+        )
+        .await
+        .expect("store");
+    assert_eq!(refused, Err(OutboxRefusal::LeaseLost));
+    assert_eq!(
+        seen.lock().expect("lock").as_ref(),
+        Some(&before),
+        "the change reads the current row"
+    );
+    assert_eq!(
+        read_outbox(store, &id).await,
+        before,
+        "a refusal writes nothing"
+    );
+
+    let written = store
+        .change_outbox(&id, Box::new(|r, now| outbox::claim(r, "p", now)))
+        .await
+        .expect("store")
+        .expect("ok change");
+    assert_eq!(written.status, OutboxStatus::Publishing);
+    assert_eq!(written.publisher_request_id.as_deref(), Some("p"));
+    assert_eq!(
+        read_outbox(store, &id).await,
+        written,
+        "an Ok change is written as returned"
+    );
+    assert_eq!(
+        store
+            .change_outbox(&id, Box::new(|r, now| outbox::claim(r, "q", now)))
+            .await
+            .expect("store"),
+        Err(OutboxRefusal::Busy {
+            until: written.publish_lease_expires_at.expect("lease")
+        }),
+        "the domain's refusal comes back as is"
+    );
+    assert_eq!(read_outbox(store, &id).await, written);
+    assert_eq!(
+        read_submission(store, &id).await,
+        submission_before,
+        "an outbox change leaves the submission alone"
+    );
+
+    let missing = submission_id(404);
+    assert_eq!(
+        store
+            .change_outbox(&missing, Box::new(|r, now| outbox::claim(r, "p", now)))
+            .await
+            .expect("store"),
+        Err(OutboxRefusal::Missing)
+    );
+    assert_eq!(store.outbox_row(&missing).await.expect("read"), None);
+}
+
+pub async fn the_transactions_now_is_the_clocks(make: impl MakePipelineStore) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let id = seed_accepted(store, 1).await;
+    for step in [Duration::seconds(7), Duration::minutes(3)] {
+        let want = clock.advance(step);
+        let seen: Arc<std::sync::Mutex<Vec<DateTime<Utc>>>> = Arc::default();
+        let (a, b) = (Arc::clone(&seen), Arc::clone(&seen));
+        store
+            .change_submission(
+                &id,
+                Box::new(move |s, now| {
+                    a.lock().expect("lock").push(now);
+                    Err(WorkerRefusal::Terminal(s.expect("exists").status))
+                }),
+            )
+            .await
+            .expect("store")
+            .expect_err("refused");
+        store
+            .change_outbox(
+                &id,
+                Box::new(move |_r, now| {
+                    b.lock().expect("lock").push(now);
+                    Err(OutboxRefusal::LeaseLost)
+                }),
+            )
+            .await
+            .expect("store")
+            .expect_err("refused");
+        assert_eq!(*seen.lock().expect("lock"), [want, want]);
+    }
+    let claimed = store
+        .change_submission(
+            &id,
+            Box::new(|s, now| worker::claim(s, "w", now, worker::DEFAULT_LEASE)),
+        )
+        .await
+        .expect("store")
+        .expect("claimed");
+    assert_eq!(claimed.updated_at, clock.now());
+    assert_eq!(
+        read_submission(store, &id).await.worker.worker_started_at,
+        Some(clock.now()),
+        "stamped with the clock"
+    );
+}
+
+pub async fn due_outbox_returns_what_the_sweep_should_publish_oldest_first(
+    make: impl MakePipelineStore,
+) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let t0 = clock.now();
+    let at = move |s: i64| t0 + Duration::seconds(s);
+    // Accepted in id order, long ago.
+    clock.set(at(-1000));
+    let fresh = seed_accepted(store, 1).await; // pending, never tried: due at once
+    let expired = seed_accepted(store, 2).await; // publishing, lease expired
+    let sent = seed_accepted(store, 3).await; // sent: never due
+    let leased = seed_accepted(store, 4).await; // publishing, live lease
+    let backing_off = seed_accepted(store, 5).await; // pending after 3 failures
+    clock.set(t0);
+
+    force_outbox(store, &fresh, move |r| r.updated_at = at(-100)).await;
+    force_outbox(store, &expired, move |r| {
+        *r = outbox::claim(Some(r), "dead", at(-61)).expect("claim");
+    })
+    .await;
+    force_outbox(store, &sent, move |r| {
+        let c = outbox::claim(Some(r), "p", at(-56)).expect("claim");
+        *r = outbox::finish(Some(&c), "p", &Published::Ok, at(-55)).expect("finish");
+    })
+    .await;
+    force_outbox(store, &leased, move |r| {
+        *r = outbox::claim(Some(r), "alive", at(-50)).expect("claim");
+    })
+    .await;
+    force_outbox(store, &backing_off, move |r| {
+        r.attempt_count = 3; // backoff 4 s
+        r.last_error = Some("broker down".into());
+        r.updated_at = at(-2);
+    })
+    .await;
+
+    let due = |now: DateTime<Utc>, limit: usize| async move {
+        let rows = store.due_outbox(now, limit).await.expect("due_outbox");
+        ids_of(&rows, |r| &r.submission_id)
+    };
+    assert_eq!(
+        due(t0, 100).await,
+        [fresh.clone(), expired.clone()],
+        "pending without backoff and expired leases"
+    );
+    assert_eq!(
+        due(at(2), 100).await,
+        [fresh.clone(), expired.clone(), backing_off.clone()],
+        "a failed row is due once its backoff has passed"
+    );
+    assert_eq!(
+        due(at(10), 100).await,
+        [
+            fresh.clone(),
+            expired.clone(),
+            leased.clone(),
+            backing_off.clone()
+        ],
+        "a lease is due once it expired; oldest first by last write"
+    );
+    assert_eq!(
+        due(at(10), 2).await,
+        [fresh.clone(), expired.clone()],
+        "limit"
+    );
+    assert!(
+        !due(at(100_000), 100).await.contains(&sent),
+        "a sent row is never due"
+    );
+    let rows = store.due_outbox(at(10), 100).await.expect("due_outbox");
+    assert_eq!(
+        rows[3],
+        read_outbox(store, &backing_off).await,
+        "whole rows"
+    );
+}
+
+pub async fn stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline(
+    make: impl MakePipelineStore,
+) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let t0 = clock.now();
+    let at = move |s: i64| t0 + Duration::seconds(s);
+    let stuck_after = worker::STUCK_AFTER.num_seconds();
+    let lease = worker::DEFAULT_LEASE;
+    let claim_at = |id: &SubmissionId, when: i64| {
+        let id = id.clone();
+        let clock = Arc::clone(&clock);
+        async move {
+            clock.set(at(when));
+            store
+                .change_submission(
+                    &id,
+                    Box::new(move |s, now| worker::claim(s, "w", now, lease)),
+                )
+                .await
+                .expect("store")
+                .expect("claim")
+        }
+    };
+
+    clock.set(at(-1000));
+    let completed = seed_accepted(store, 1).await;
+    let failed = seed_accepted(store, 2).await;
+    let expired_long_ago = seed_accepted(store, 3).await;
+    let expired_recently = seed_accepted(store, 4).await;
+    let live = seed_accepted(store, 5).await;
+    force_submission(store, &completed, |s| {
+        s.status = SubmissionStatus::Completed;
+    })
+    .await;
+    force_submission(store, &failed, |s| {
+        s.status = SubmissionStatus::Failed;
+        s.worker.error_message = Some("bad".into());
+    })
+    .await;
+    // Leases of 90 s that expired exactly STUCK_AFTER ago, 30 s ago, and not yet.
+    claim_at(&expired_long_ago, -stuck_after - lease.num_seconds()).await;
+    claim_at(&expired_recently, -30 - lease.num_seconds()).await;
+    claim_at(&live, -60).await;
+    clock.set(at(-stuck_after));
+    let old_pending = seed_accepted(store, 6).await;
+    clock.set(at(-stuck_after + 1));
+    let young_pending = seed_accepted(store, 7).await;
+    clock.set(t0);
+
+    let stuck = |now: DateTime<Utc>, limit: usize| async move {
+        let subs = store
+            .stuck_submissions(now, limit)
+            .await
+            .expect("stuck_submissions");
+        let mut ids = ids_of(&subs, |s| &s.submission_id);
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        stuck(t0, 100).await,
+        [expired_long_ago.clone(), old_pending.clone()],
+        "pending untouched for STUCK_AFTER, processing whose lease expired STUCK_AFTER ago"
+    );
+    assert_eq!(
+        stuck(at(1), 100).await,
+        [
+            expired_long_ago.clone(),
+            old_pending.clone(),
+            young_pending.clone()
+        ]
+    );
+    assert_eq!(
+        stuck(at(30), 100).await,
+        [
+            expired_long_ago.clone(),
+            expired_recently.clone(),
+            old_pending.clone(),
+            young_pending.clone()
+        ]
+    );
+    let later = stuck(at(100_000), 100).await;
+    assert!(later.contains(&live), "every lease expires eventually");
+    assert!(
+        !later.contains(&completed) && !later.contains(&failed),
+        "terminal submissions are never stuck: {later:?}"
+    );
+    assert_eq!(stuck(at(100_000), 2).await.len(), 2, "limit");
+    let whole = store.stuck_submissions(t0, 100).await.expect("stuck");
+    for s in whole {
+        assert_eq!(
+            s,
+            read_submission(store, &s.submission_id).await,
+            "whole documents"
+        );
+    }
+}
+
+pub async fn list_submissions_filters_by_status_oldest_first(make: impl MakePipelineStore) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        ids.push(seed_accepted(store, n).await);
+        clock.advance(Duration::seconds(1));
+    }
+    let statuses = [
+        SubmissionStatus::Completed,
+        SubmissionStatus::Pending,
+        SubmissionStatus::Failed,
+        SubmissionStatus::Processing,
+        SubmissionStatus::Completed,
+    ];
+    for (id, status) in ids.iter().zip(statuses) {
+        if status == SubmissionStatus::Processing {
+            store
+                .change_submission(
+                    id,
+                    Box::new(|s, now| worker::claim(s, "w", now, worker::DEFAULT_LEASE)),
+                )
+                .await
+                .expect("store")
+                .expect("claim");
+        } else if status != SubmissionStatus::Pending {
+            force_submission(store, id, move |s| s.status = status).await;
+        }
+    }
+    let list = |status: Option<SubmissionStatus>, limit: usize| async move {
+        let subs = store
+            .list_submissions(status, limit)
+            .await
+            .expect("list_submissions");
+        if let Some(want) = status {
+            assert!(subs.iter().all(|s| s.status == want), "{subs:?}");
+        }
+        ids_of(&subs, |s| &s.submission_id)
+    };
+    assert_eq!(list(None, 100).await, ids, "all, oldest first");
+    assert_eq!(list(None, 2).await, ids[..2], "limit");
+    assert_eq!(
+        list(Some(SubmissionStatus::Completed), 100).await,
+        [ids[0].clone(), ids[4].clone()]
+    );
+    assert_eq!(
+        list(Some(SubmissionStatus::Completed), 1).await,
+        [ids[0].clone()]
+    );
+    assert_eq!(
+        list(Some(SubmissionStatus::Pending), 100).await,
+        [ids[1].clone()]
+    );
+    assert_eq!(
+        list(Some(SubmissionStatus::Failed), 100).await,
+        [ids[2].clone()]
+    );
+    assert_eq!(
+        list(Some(SubmissionStatus::Processing), 100).await,
+        [ids[3].clone()]
+    );
+}
+
+/// Sixteen deliveries of one message race for the lease: exactly one gets it.
+pub async fn concurrent_claims_of_one_submission_have_exactly_one_winner(
+    make: impl MakePipelineStore,
+) {
+    const N: usize = 16;
+    let (sut, _clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let id = seed_accepted(store, 1).await;
+    let claims = (0..N).map(|n| {
+        store.change_submission(
+            &id,
+            Box::new(move |s, now| worker::claim(s, &format!("w{n}"), now, worker::DEFAULT_LEASE)),
+        )
+    });
+    let outcomes = join_all(claims).await;
+    let winners: Vec<&Submission> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().expect("store").as_ref().ok())
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one claim wins: {outcomes:?}");
+    let winner = winners[0];
+    for o in &outcomes {
+        match o.as_ref().expect("store") {
+            Ok(s) => assert_eq!(s, winner),
+            Err(WorkerRefusal::Busy { until }) => {
+                assert_eq!(Some(*until), winner.worker.worker_lease_expires_at);
+            }
+            Err(other) => panic!("a losing claim is Busy, got {other:?}"),
+        }
+    }
+    let stored = read_submission(store, &id).await;
+    assert_eq!(&stored, winner);
+    assert_eq!(stored.worker.worker_attempt_count, 1, "one attempt counted");
+}
+
+/// The same race on the outbox row: one publisher.
+pub async fn concurrent_claims_of_one_outbox_row_have_exactly_one_winner(
+    make: impl MakePipelineStore,
+) {
+    const N: usize = 16;
+    let (sut, _clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    let id = seed_accepted(store, 1).await;
+    let claims = (0..N).map(|n| {
+        store.change_outbox(
+            &id,
+            Box::new(move |r, now| outbox::claim(r, &format!("p{n}"), now)),
+        )
+    });
+    let outcomes = join_all(claims).await;
+    let winners: Vec<&OutboxRow> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().expect("store").as_ref().ok())
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one claim wins: {outcomes:?}");
+    for o in &outcomes {
+        if let Err(refusal) = o.as_ref().expect("store") {
+            assert!(
+                matches!(refusal, OutboxRefusal::Busy { .. }),
+                "a losing claim is Busy, got {refusal:?}"
+            );
+        }
+    }
+    let stored = read_outbox(store, &id).await;
+    assert_eq!(&stored, winners[0]);
+    assert_eq!(stored.attempt_count, 1, "one attempt counted");
+}
+
+/// Every pipeline check, in sequence, each on a fresh store.
+pub async fn pipeline_contract<F, Fut>(make: F)
+where
+    F: Fn(Arc<ManualClock>) -> Fut,
+    Fut: Future<Output = PipelineUnderTest>,
+{
+    change_submission_writes_only_on_ok_and_returns_the_refusal_otherwise(&make).await;
+    change_outbox_writes_only_on_ok_and_returns_the_refusal_otherwise(&make).await;
+    the_transactions_now_is_the_clocks(&make).await;
+    due_outbox_returns_what_the_sweep_should_publish_oldest_first(&make).await;
+    stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline(&make).await;
+    list_submissions_filters_by_status_oldest_first(&make).await;
+    concurrent_claims_of_one_submission_have_exactly_one_winner(&make).await;
+    concurrent_claims_of_one_outbox_row_have_exactly_one_winner(&make).await;
 }
