@@ -139,6 +139,23 @@ pub fn requeue(row: Option<&OutboxRow>, now: DateTime<Utc>) -> Result<OutboxRow,
     Ok(next)
 }
 
+/// The reconciler's re-queue of a stuck submission: its row back to `pending` (as [`requeue`]),
+/// or a fresh row when there is none any more (sent rows expire through the store's TTL).
+pub fn requeue_for(
+    sub: &crate::Submission,
+    row: Option<&OutboxRow>,
+    now: DateTime<Utc>,
+) -> Result<OutboxRow, OutboxRefusal> {
+    match row {
+        Some(_) => requeue(row, now),
+        None => {
+            let mut fresh = OutboxRow::for_new_submission(sub);
+            fresh.updated_at = now;
+            Ok(fresh)
+        }
+    }
+}
+
 /// Puts a row back to `pending` whatever its lease, for a publisher that is known to be dead
 /// (the embedded mode's startup: one server per data directory, so any lease found at startup
 /// belongs to a process that no longer exists). Never use it while publishers may be alive.
@@ -244,6 +261,29 @@ mod tests {
         .unwrap();
         assert_eq!(failed.status, OutboxStatus::Pending);
         assert_eq!(failed.last_error.unwrap().len(), MAX_ERROR_CHARS);
+    }
+
+    #[test]
+    fn the_reconciler_recreates_a_row_that_expired() {
+        let r = row();
+        let sub_json = serde_json::json!({
+            "submission_id": "AAAAAAAAAAAAAAAAAAAA", "type": "faculty", "status": "pending",
+            "created_at": "2026-05-01T00:00:00Z", "updated_at": "2026-05-01T00:00:00Z",
+            "file_path": "uploads/faculty/AAAAAAAAAAAAAAAAAAAA.png", "request_id": "r", "idempotency_key": "k",
+            "data": {"institucion": "X", "faculty": {"nombre": "a", "apellido": "b", "celular": "c", "correo": "d", "ciudad_estado": "e", "pais": "f"}, "numero_delegaciones": 4, "delegaciones": []}
+        });
+        let sub: crate::Submission = serde_json::from_value(sub_json).unwrap();
+        let fresh = requeue_for(&sub, None, t(5)).unwrap();
+        assert_eq!(fresh.status, OutboxStatus::Pending);
+        assert_eq!(fresh.submission_id, r.submission_id);
+        assert_eq!(fresh.updated_at, t(5));
+        assert!(is_due(&fresh, t(5)));
+        let mut sent = r.clone();
+        sent.status = OutboxStatus::Sent;
+        assert_eq!(
+            requeue_for(&sub, Some(&sent), t(6)).unwrap().status,
+            OutboxStatus::Pending
+        );
     }
 
     #[test]

@@ -633,22 +633,20 @@ fn read_outbox(c: &Connection, id: &SubmissionId) -> Result<Option<OutboxRow>, S
 }
 
 fn write_outbox(c: &Connection, row: &OutboxRow) -> Result<(), StoreError> {
-    let n = c
-        .prepare_cached("UPDATE outbox SET status = ?2, updated_at = ?3, doc = ?4 WHERE id = ?1")
-        .and_then(|mut st| {
-            st.execute(params![
-                row.submission_id.as_str(),
-                row.status.as_str(),
-                ts(row.updated_at),
-                to_doc(row)?
-            ])
-        })
-        .map_err(sql_err)?;
-    if n == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Permanent(
-            "outbox row to update does not exist".into(),
-        ))
-    }
+    // An upsert: the reconciler may recreate a row that no longer exists.
+    c.prepare_cached(
+        "INSERT INTO outbox (id, status, updated_at, doc) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+         updated_at = excluded.updated_at, doc = excluded.doc",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            row.submission_id.as_str(),
+            row.status.as_str(),
+            ts(row.updated_at),
+            to_doc(row)?
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
 }

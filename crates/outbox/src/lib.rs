@@ -12,7 +12,7 @@ pub mod http;
 use domain::SubmissionId;
 use domain::failpoints::{FailAction, Failpoints};
 use domain::outbox::{self, OutboxRefusal, Published, WorkMessage};
-use domain::ports::{Bus, PipelineStore, StoreError};
+use domain::ports::{Bus, Clock, PipelineStore, StoreError};
 use std::sync::Arc;
 
 /// Rows handled per sweep (each of the due and the stuck lists).
@@ -54,6 +54,7 @@ pub struct SweepReport {
 pub struct Publisher {
     store: Arc<dyn PipelineStore>,
     bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
     failpoints: Arc<Failpoints>,
 }
 
@@ -61,11 +62,13 @@ impl Publisher {
     pub fn new(
         store: Arc<dyn PipelineStore>,
         bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
         failpoints: Arc<Failpoints>,
     ) -> Self {
         Self {
             store,
             bus,
+            clock,
             failpoints,
         }
     }
@@ -143,25 +146,31 @@ impl Publisher {
     /// The safety net: publishes every due row, then re-publishes stuck submissions.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
-        let now = chrono::Utc::now();
+        let now = self.clock.now();
         let due = self.store.due_outbox(now, SWEEP_BATCH).await?;
         report.due = due.len();
+        let mut published = std::collections::HashSet::new();
         for row in due {
-            self.tally(
-                &mut report,
-                self.publish_one(&row.submission_id).await,
-                &row.submission_id,
-            );
+            let id = row.submission_id;
+            self.tally(&mut report, self.publish_one(&id).await, &id);
+            published.insert(id);
         }
         for sub in self.store.stuck_submissions(now, SWEEP_BATCH).await? {
             let id = sub.submission_id.clone();
+            if published.contains(&id) {
+                continue;
+            }
+            let status = sub.status;
             match self
                 .store
-                .change_outbox(&id, Box::new(outbox::requeue))
+                .change_outbox(
+                    &id,
+                    Box::new(move |row, now| outbox::requeue_for(&sub, row, now)),
+                )
                 .await
             {
                 Ok(Ok(_)) => {
-                    tracing::warn!(submission_id = %id, status = sub.status.as_str(), "submission_republished");
+                    tracing::warn!(submission_id = %id, status = status.as_str(), "submission_republished");
                     report.stuck_republished += 1;
                     self.tally(&mut report, self.publish_one(&id).await, &id);
                 }

@@ -85,14 +85,19 @@ struct Harness {
 }
 
 impl Harness {
-    /// A store whose clock starts at `start` (the sweep reads the wall clock, so sweep tests
-    /// start the store's clock in the past).
+    /// A store whose clock starts at `start`, and a publisher on the wall clock (so sweep tests
+    /// start the store's clock in the past: time has passed since those writes).
     fn starting_at(start: DateTime<Utc>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(start));
         let store = Arc::new(SqliteStore::open(&dir.path().join(DB_FILE), clock.clone()).unwrap());
         let bus = Arc::new(FakeBus::default());
-        let publisher = Publisher::new(store.clone(), bus.clone(), Arc::new(Failpoints::default()));
+        let publisher = Publisher::new(
+            store.clone(),
+            bus.clone(),
+            Arc::new(testkit::clock::SystemClock),
+            Arc::new(Failpoints::default()),
+        );
         Self {
             store,
             bus,
@@ -557,4 +562,28 @@ async fn the_sweep_endpoint_answers_its_report_as_json() {
         })
     );
     assert_eq!(h.bus.sent(), [message_for(&id, SubmissionType::Delegacion)]);
+}
+
+#[tokio::test]
+async fn the_sweep_recreates_the_outbox_row_of_a_stuck_submission_whose_row_expired() {
+    // Firestore deletes sent rows after their TTL; the submission can still get stuck later.
+    let h = Harness::starting_at(wall_clock_minus(Duration::hours(1)));
+    let id = h.accept(1, SubmissionType::Delegacion).await;
+    assert_eq!(h.publish(&id).await, PublishReport::Sent);
+    let db = rusqlite::Connection::open(h.store.path()).unwrap();
+    assert_eq!(
+        db.execute("DELETE FROM outbox WHERE id = ?1", [id.as_str()])
+            .unwrap(),
+        1
+    );
+
+    let report = h.publisher.sweep().await.unwrap();
+    assert_eq!(report.stuck_republished, 1, "{report:?}");
+    assert_eq!(report.sent, 1);
+    assert_eq!(h.row(&id).await.status, OutboxStatus::Sent);
+    assert_eq!(
+        h.bus.sent().len(),
+        2,
+        "the original message and the re-published one"
+    );
 }

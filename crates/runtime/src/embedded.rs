@@ -122,8 +122,12 @@ impl Application {
         let signer = crate::links::LinkSigner::new(secret, public_url);
         let (bus, messages) = LocalBus::new();
         let redeliver = bus.sender();
-        let publisher =
-            outbox::Publisher::new(store.clone(), Arc::new(bus), config.failpoints.clone());
+        let publisher = outbox::Publisher::new(
+            store.clone(),
+            Arc::new(bus),
+            clock.clone(),
+            config.failpoints.clone(),
+        );
         let worker = worker::Worker::new(worker::Deps {
             store: store.clone(),
             sheet,
