@@ -1,6 +1,7 @@
 //! `registro-bench`: load generator for registro (DESIGN.md §9). Posts browser-like multipart
 //! forms to `POST /registro/delegaciones` and reports one JSON line per concurrency level;
-//! `startup` measures spawn-to-first-accept time and idle RSS of `registro serve`.
+//! `startup` measures spawn-to-first-accept time and idle RSS of `registro serve`;
+//! `pipeline-latency` reads a data directory back for acceptance → confirmation e-mail times.
 //! See bench/README.md.
 
 mod catalog;
@@ -8,6 +9,7 @@ mod form;
 mod load;
 mod machine;
 mod outcome;
+mod pipeline;
 mod startup;
 mod stats;
 
@@ -40,6 +42,9 @@ enum Command {
     Startup(StartupArgs),
     /// Print the results-file header: machine, commit and date.
     Machine(MachineArgs),
+    /// Acceptance → confirmation e-mail latency of every submission in a `registro serve`
+    /// data directory (waits for the pipeline to finish first).
+    PipelineLatency(PipelineArgs),
 }
 
 #[derive(Args, Clone)]
@@ -108,6 +113,29 @@ struct StartupArgs {
 }
 
 #[derive(Args)]
+struct PipelineArgs {
+    /// Path of the `registro` binary (runs `registro admin --data-dir DIR list --json`).
+    #[arg(long, default_value = "target/release/registro")]
+    registro_bin: PathBuf,
+    /// The data directory of the `registro serve` that took the load (it may still be running:
+    /// its worker is what completes the submissions).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Longest wait for every submission to be completed (or failed) before measuring.
+    #[arg(long, default_value_t = 30.0)]
+    wait_secs: f64,
+    /// Pause between two `admin list` calls while waiting.
+    #[arg(long, default_value_t = 1.0)]
+    poll_secs: f64,
+    /// Appends the JSON line to this file as well as printing it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Free text copied into the JSON line.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+#[derive(Args)]
 struct MachineArgs {
     #[arg(long, default_value = "unknown")]
     commit: String,
@@ -125,6 +153,7 @@ fn main() -> ExitCode {
         Some(Command::Machine(m)) => {
             emit(&machine::header(m.commit, m.date, m.note), m.out.as_deref())
         }
+        Some(Command::PipelineLatency(p)) => pipeline(p),
         Some(Command::Startup(s)) => {
             runtime(s.common.client_threads).and_then(|rt| rt.block_on(startup(s)))
         }
@@ -239,4 +268,29 @@ async fn startup(args: StartupArgs) -> Result<(), String> {
     };
     let report = startup::run(&opts).await?;
     emit(&report, args.common.out.as_deref())
+}
+
+fn pipeline(args: PipelineArgs) -> Result<(), String> {
+    let secs = |what: &str, v: f64| {
+        Duration::try_from_secs_f64(v)
+            .map_err(|_| format!("--{what} must be a non-negative number"))
+    };
+    let opts = pipeline::Options {
+        registro_bin: args.registro_bin,
+        data_dir: args.data_dir,
+        wait: secs("wait-secs", args.wait_secs)?,
+        poll: secs("poll-secs", args.poll_secs)?,
+        label: args.label,
+    };
+    let report = pipeline::run(&opts)?;
+    eprintln!(
+        "pipeline: {} submissions, {} completed, {} missing confirmation; accept → confirmation p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        report.submissions,
+        report.completed,
+        report.missing_confirmation,
+        report.latency_ms.p50,
+        report.latency_ms.p99,
+        report.latency_ms.max
+    );
+    emit(&report, args.out.as_deref())
 }

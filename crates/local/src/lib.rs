@@ -80,3 +80,15 @@ pub(crate) fn ensure_dir(dir: PathBuf) -> Result<PathBuf, LocalError> {
     })?;
     Ok(dir)
 }
+
+/// Creates a new file readable by its owner only (sheets and e-mails hold personal data).
+pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}

@@ -82,7 +82,7 @@ pub fn to_eml(email: &Email, message_id: &str, date: &str) -> String {
 
 fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = crate::private_file(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;

@@ -164,11 +164,14 @@ fn append_rows(
     let bytes = w
         .into_inner()
         .map_err(|e| SideEffectError::Permanent(format!("csv: {e}")))?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(io)?;
     f.write_all(&bytes).map_err(io)?;
     f.sync_data().map_err(io)?;
     Ok(f.metadata().map_err(io)?.len())

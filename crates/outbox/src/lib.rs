@@ -109,13 +109,21 @@ impl Publisher {
                 Published::Failed(e.to_string())
             }
         };
-        if published == Published::Ok
-            && let Some(FailAction::Abort | FailAction::Error) =
-                self.failpoints.hit("after_publish")
-        {
-            // Published but not marked sent: the lease expires and the row is published again.
-            tracing::error!(failpoint = "after_publish", "failpoint_abort");
-            std::process::abort();
+        if published == Published::Ok {
+            // Published but not (yet) marked sent: the lease expires and the row is published
+            // again; the worker absorbs the duplicate message.
+            match self.failpoints.hit("after_publish") {
+                Some(FailAction::Abort) => {
+                    tracing::error!(failpoint = "after_publish", "failpoint_abort");
+                    std::process::abort();
+                }
+                Some(FailAction::Error) => {
+                    return Err(StoreError::Unavailable(
+                        "injected fault at after_publish".into(),
+                    ));
+                }
+                None => {}
+            }
         }
         let fin_owner = owner;
         let fin = published.clone();

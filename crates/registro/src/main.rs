@@ -123,6 +123,13 @@ async fn main() -> ExitCode {
 
 async fn admin(a: AdminArgs) -> ExitCode {
     use runtime::admin;
+    // Operator actions are audit-logged (to stderr: stdout is the command's output).
+    runtime::telemetry::init(
+        "registro-admin",
+        "info",
+        None,
+        runtime::telemetry::Sink::Stderr,
+    );
     let store = match admin::open(&a.data_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -171,7 +178,12 @@ async fn serve(a: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime::telemetry::init("registro", &config.log_level, None);
+    runtime::telemetry::init(
+        "registro",
+        &config.log_level,
+        None,
+        runtime::telemetry::Sink::Stdout,
+    );
     let app = match runtime::embedded::Application::build(config).await {
         Ok(app) => app,
         Err(e) => {

@@ -120,12 +120,7 @@ async fn a_replay_with_the_same_key_and_payload_lands_on_the_confirmation_of_the
         1,
         "the replay's upload is never made"
     );
-    assert!(
-        env.app
-            .logs()
-            .iter()
-            .any(|l| l["message"] == "idempotency_replayed")
-    );
+    assert!(env.logged("idempotency_replayed"));
 }
 
 #[tokio::test]
@@ -172,12 +167,7 @@ async fn a_failed_submission_replayed_without_a_key_is_reopened_as_a_new_submiss
     assert_ne!(first, second);
     assert_eq!(env.count("submissions"), 2);
     assert_eq!(env.count("outbox"), 2);
-    assert!(
-        env.app
-            .logs()
-            .iter()
-            .any(|l| l["message"] == "failed_submission_fallback_retry_reclaimed")
-    );
+    assert!(env.logged("failed_submission_fallback_retry_reclaimed"));
 }
 
 #[tokio::test]
@@ -203,12 +193,7 @@ async fn a_fresh_claim_left_by_the_older_system_is_in_progress_and_a_stale_one_i
     let r = env.post(DELEGACIONES, &form).await;
     assert!(r.is_confirmation(), "{r:?}");
     assert_eq!(env.count("submissions"), 1);
-    assert!(
-        env.app
-            .logs()
-            .iter()
-            .any(|l| l["message"] == "idempotency_claim_recovered")
-    );
+    assert!(env.logged("idempotency_claim_recovered"));
 }
 
 #[tokio::test]
@@ -241,12 +226,7 @@ async fn a_commit_whose_outcome_is_unknown_is_reconciled_by_reading_it_back() {
         .await;
     assert!(r.is_confirmation(), "{r:?}");
     assert_eq!(env.count("submissions"), 1);
-    assert!(
-        env.app
-            .logs()
-            .iter()
-            .any(|l| l["message"] == "submission_commit_reconciled_after_exception")
-    );
+    assert!(env.logged("submission_commit_reconciled_after_exception"));
 }
 
 #[tokio::test]
@@ -490,12 +470,7 @@ async fn a_crash_between_upload_and_commit_leaves_nothing_after_restart() {
         "the startup sweep removes the orphan"
     );
     assert_eq!(env.count("submissions"), 0);
-    assert!(
-        env.app
-            .logs()
-            .iter()
-            .any(|l| l["message"] == "startup_orphan_sweep")
-    );
+    assert!(env.logged("startup_orphan_sweep"));
     // The browser retries with the same key and is accepted exactly once.
     assert!(env.post(DELEGACIONES, &form).await.is_confirmation());
     assert_eq!(env.count("submissions"), 1);
@@ -602,12 +577,7 @@ async fn the_rate_limit_turns_excess_posts_into_a_keep_key_redirect() {
         codes[3].contains("keep_idempotency_key=1")
             && codes[3].contains("code=demasiadas_solicitudes")
     );
-    assert!(
-        env.app
-            .logs()
-            .iter()
-            .any(|l| l["message"] == "rate_limited")
-    );
+    assert!(env.logged("rate_limited"));
 }
 
 #[tokio::test]
@@ -621,6 +591,13 @@ async fn logs_are_cloud_logging_json_with_request_ids_and_no_personal_data() {
     assert!(env.post(DELEGACIONES, &form).await.is_confirmation());
     let bad = form.clone().set("edad_0", "99");
     assert!(!env.post(DELEGACIONES, &bad).await.is_confirmation());
+    // Scan everything the pipeline logged too: wait until the worker has finished.
+    assert!(
+        env.app
+            .wait_for_log(std::time::Duration::from_secs(20), |l| l["message"]
+                == "submission_terminal_success")
+            .is_some()
+    );
     let text = env.app.logs_text();
     for secret in [
         "Zacarías",
@@ -634,9 +611,9 @@ async fn logs_are_cloud_logging_json_with_request_ids_and_no_personal_data() {
     }
     let committed = env
         .app
-        .logs()
-        .into_iter()
-        .find(|l| l["message"] == "submission_committed")
+        .wait_for_log(std::time::Duration::from_secs(5), |l| {
+            l["message"] == "submission_committed"
+        })
         .unwrap();
     assert_eq!(committed["severity"], "INFO");
     assert_eq!(committed["component"], "registro");

@@ -118,28 +118,41 @@ pub async fn retry(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result
         .change_submission(&id, Box::new(domain::worker::admin_retry))
         .await
         .map_err(store_err)?;
-    match changed {
-        Ok(s) => {
-            store
-                .change_outbox(&id, Box::new(domain::outbox::requeue))
-                .await
-                .map_err(store_err)?
-                .map_err(|r| AdminError::Store(format!("outbox row not re-queued: {r:?}")))?;
-            tracing::warn!(submission_id = %id, "admin_retry");
+    let sub = match changed {
+        Ok(s) => s,
+        Err(domain::worker::WorkerRefusal::Missing) => {
+            return Err(AdminError::NotFound(id.to_string()));
+        }
+        Err(domain::worker::WorkerRefusal::NotFailed(st)) => {
+            return Err(AdminError::NotFailed {
+                id: id.to_string(),
+                status: st.as_str(),
+            });
+        }
+        Err(other) => return Err(AdminError::Store(format!("{other:?}"))),
+    };
+    tracing::warn!(submission_id = %id, "admin_retry");
+    let resumes = domain::worker::next_step(&sub).unwrap_or("completion");
+    // The submission is `pending` now; re-queueing its row gets it published within a second.
+    // If that is refused (a publisher holds the row), the reconciler re-publishes the pending
+    // submission within a minute anyway: the retry stands either way.
+    let requeued = store
+        .change_outbox(
+            &id,
+            Box::new(move |row, now| domain::outbox::requeue_for(&sub, row, now)),
+        )
+        .await;
+    match requeued {
+        Ok(Ok(_)) => writeln!(out, "{id}: failed → pending; resumes at {resumes}")?,
+        other => {
+            tracing::warn!(submission_id = %id, outcome = ?other, "admin_retry_requeue_deferred");
             writeln!(
                 out,
-                "{id}: failed → pending; resumes at {}",
-                domain::worker::next_step(&s).unwrap_or("completion")
+                "{id}: failed → pending; resumes at {resumes} (published by the next reconciler pass)"
             )?;
-            Ok(())
         }
-        Err(domain::worker::WorkerRefusal::Missing) => Err(AdminError::NotFound(id.to_string())),
-        Err(domain::worker::WorkerRefusal::NotFailed(st)) => Err(AdminError::NotFailed {
-            id: id.to_string(),
-            status: st.as_str(),
-        }),
-        Err(other) => Err(AdminError::Store(format!("{other:?}"))),
     }
+    Ok(())
 }
 
 /// Every submission as CSV, one row each, for spreadsheets and audits.

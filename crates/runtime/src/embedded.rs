@@ -139,6 +139,10 @@ impl Application {
             failpoints: config.failpoints.clone(),
         });
         let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
+        // The cloud triggers' endpoints are served too (no caller authentication: the
+        // embedded server is local-only, DESIGN.md §5), next to the background loops.
+        let triggers =
+            outbox::http::router(publisher.clone()).merge(worker::http::router(worker.clone()));
         let background = vec![
             crate::pipeline::spawn_publisher(publisher, created_rx),
             crate::pipeline::spawn_dispatcher(worker, messages, redeliver),
@@ -153,8 +157,9 @@ impl Application {
             config.failpoints.clone(),
         )
         .with_hook(Arc::new(crate::pipeline::Notifier(created_tx)));
-        let router =
-            api::router(state).merge(crate::links::router(signer, store.clone(), blobs.clone()));
+        let router = api::router(state)
+            .merge(crate::links::router(signer, store.clone(), blobs.clone()))
+            .merge(triggers);
         Ok(Self {
             listener,
             addr,
@@ -266,35 +271,36 @@ fn restrict_dir(dir: &std::path::Path) {
 /// re-queued; the first sweep publishes them, and completed checkpoints are kept.
 async fn recover_after_restart(store: &SqliteStore) {
     use domain::ports::PipelineStore;
-    let mut requeued = 0usize;
+    let mut unfinished = Vec::new();
     for status in [
         domain::SubmissionStatus::Processing,
         domain::SubmissionStatus::Pending,
     ] {
-        let subs = match PipelineStore::list_submissions(store, Some(status), usize::MAX).await {
-            Ok(s) => s,
+        match PipelineStore::list_submissions(store, Some(status), usize::MAX).await {
+            Ok(s) => unfinished.extend(s),
             Err(e) => {
                 tracing::error!(error = %e, "startup_recovery_failed");
                 return;
             }
-        };
-        for sub in subs {
-            let id = sub.submission_id;
-            let released = store
-                .change_submission(&id, Box::new(domain::worker::release_after_restart))
-                .await;
-            let row = store
-                .change_outbox(&id, Box::new(domain::outbox::requeue_after_restart))
-                .await;
-            match (released, row) {
-                (Ok(Ok(_)), Ok(Ok(_))) => requeued += 1,
-                (a, b) => tracing::error!(
-                    submission_id = %id,
-                    submission = ?a.err(),
-                    outbox = ?b.err(),
-                    "startup_recovery_row_failed"
-                ),
-            }
+        }
+    }
+    let mut requeued = 0usize;
+    for sub in unfinished {
+        let id = sub.submission_id;
+        let released = store
+            .change_submission(&id, Box::new(domain::worker::release_after_restart))
+            .await;
+        let row = store
+            .change_outbox(&id, Box::new(domain::outbox::requeue_after_restart))
+            .await;
+        match (released, row) {
+            (Ok(Ok(_)), Ok(Ok(_))) => requeued += 1,
+            (a, b) => tracing::error!(
+                submission_id = %id,
+                submission = ?a.err(),
+                outbox = ?b.err(),
+                "startup_recovery_row_failed"
+            ),
         }
     }
     tracing::info!(requeued, "startup_recovery");

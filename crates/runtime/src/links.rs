@@ -1,8 +1,9 @@
 //! Receipt links for the embedded mode (reference/pipeline.md §11 item 14).
 //!
-//! The sheet and the internal e-mail carry a *stable* link, `<public_url>/comprobantes/<id>`,
-//! which never expires; opening it redirects to a short-lived signed URL
-//! (`…/comprobantes/<id>/archivo?exp=<unix>&sig=<hmac>`) that serves the file. The signing key
+//! The sheet and the internal e-mail carry a *stable* link,
+//! `<public_url>/comprobantes/<id>?k=<hmac>`, which never expires; opening it redirects to a
+//! short-lived signed URL (`…/comprobantes/<id>/archivo?exp=<unix>&sig=<hmac>`) that serves the
+//! file. Both carry a MAC: the folio alone (which the attendee sees) opens nothing. The signing key
 //! lives in `DATA_DIR/link-secret` (random, owner-only). In the cloud the same shape is an
 //! authenticated endpoint handing out V4 signed URLs.
 
@@ -52,13 +53,30 @@ impl LinkSigner {
     }
 
     fn signature(&self, id: &str, exp: i64) -> String {
+        hex::encode(self.mac(&format!("{id}:{exp}")).finalize().into_bytes())
+    }
+
+    fn mac(&self, message: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.as_ref()).expect("any key length");
-        mac.update(format!("{id}:{exp}").as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac.update(message.as_bytes());
+        mac
+    }
+
+    fn stable_key(&self, id: &SubmissionId) -> String {
+        hex::encode(self.mac(&format!("stable:{id}")).finalize().into_bytes())
     }
 
     pub fn stable_link(&self, id: &SubmissionId) -> String {
-        format!("{}/comprobantes/{id}", self.public_url)
+        format!(
+            "{}/comprobantes/{id}?k={}",
+            self.public_url,
+            self.stable_key(id)
+        )
+    }
+
+    pub fn verify_stable(&self, id: &SubmissionId, k: &str) -> bool {
+        let Ok(k) = hex::decode(k) else { return false };
+        self.mac(&format!("stable:{id}")).verify_slice(&k).is_ok()
     }
 
     pub fn signed_path(&self, id: &SubmissionId, now: i64) -> String {
@@ -103,10 +121,23 @@ pub fn router(signer: LinkSigner, store: Arc<dyn Store>, blobs: Arc<dyn Blobs>) 
         })
 }
 
-async fn stable(State(s): State<LinkState>, Path(id): Path<String>) -> Response {
+#[derive(serde::Deserialize)]
+struct Stable {
+    #[serde(default)]
+    k: String,
+}
+
+async fn stable(
+    State(s): State<LinkState>,
+    Path(id): Path<String>,
+    Query(q): Query<Stable>,
+) -> Response {
     let Ok(id) = SubmissionId::parse(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if !s.signer.verify_stable(&id, &q.k) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
     match s.store.submission(&id).await {
         Ok(Some(_)) => {
             let now = chrono::Utc::now().timestamp();
@@ -182,10 +213,13 @@ mod tests {
         let s = LinkSigner::new([9; 32], "http://x/".into());
         let id = SubmissionId::parse("AAAAAAAAAAAAAAAAAAAA").unwrap();
         let other = SubmissionId::parse("BBBBBBBBBBBBBBBBBBBB").unwrap();
-        assert_eq!(
-            s.stable_link(&id),
-            "http://x/comprobantes/AAAAAAAAAAAAAAAAAAAA"
-        );
+        let stable = s.stable_link(&id);
+        let k = stable
+            .strip_prefix("http://x/comprobantes/AAAAAAAAAAAAAAAAAAAA?k=")
+            .unwrap();
+        assert!(s.verify_stable(&id, k));
+        assert!(!s.verify_stable(&other, k));
+        assert!(!s.verify_stable(&id, ""));
         let path = s.signed_path(&id, 1000);
         let q = path.split('?').nth(1).unwrap();
         let exp: i64 = q.split('&').next().unwrap()[4..].parse().unwrap();

@@ -20,17 +20,33 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 const MAX_FIELD_CHARS: usize = 512;
 
+/// Where log lines go: stdout for servers (Cloud Logging reads it), stderr for operator
+/// commands whose stdout is their output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    Stderr,
+}
+
 /// Installs the global JSON logger. `level` is an `EnvFilter` directive (`info`, `debug`, …).
-pub fn init(component: &'static str, level: &str, project: Option<String>) {
+pub fn init(component: &'static str, level: &str, project: Option<String>, sink: Sink) {
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::registry()
-        .with(CloudJson { component, project }.with_filter(filter))
+        .with(
+            CloudJson {
+                component,
+                project,
+                sink,
+            }
+            .with_filter(filter),
+        )
         .try_init();
 }
 
 pub struct CloudJson {
     component: &'static str,
     project: Option<String>,
+    sink: Sink,
 }
 
 struct SpanFields(Map<String, Value>);
@@ -135,9 +151,15 @@ where
         }
         let mut line = serde_json::to_vec(&Value::Object(map)).unwrap_or_default();
         line.push(b'\n');
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        let _ = lock.write_all(&line);
-        let _ = lock.flush();
+        match self.sink {
+            Sink::Stdout => {
+                let mut lock = std::io::stdout().lock();
+                let _ = lock.write_all(&line);
+                let _ = lock.flush();
+            }
+            Sink::Stderr => {
+                let _ = std::io::stderr().lock().write_all(&line);
+            }
+        }
     }
 }

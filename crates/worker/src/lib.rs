@@ -11,7 +11,7 @@ pub mod http;
 use domain::failpoints::{FailAction, Failpoints};
 use domain::mail::{self, MailKind, MailSettings};
 use domain::outbox::WorkMessage;
-use domain::ports::{Mailer, PipelineStore, Sheet, SheetWrite, SideEffectError};
+use domain::ports::{Mailer, PipelineStore, Sheet, SheetWrite};
 use domain::worker::{self as machine, Failure, WorkerRefusal};
 use domain::{Catalog, Submission, SubmissionId, SubmissionStatus};
 use std::sync::Arc;
@@ -76,11 +76,6 @@ pub struct Deps {
     pub links: Arc<dyn ReceiptLinks>,
     pub config: WorkerConfig,
     pub failpoints: Arc<Failpoints>,
-}
-
-enum StepError {
-    Failed(Failure),
-    LeaseLost,
 }
 
 impl Worker {
@@ -200,19 +195,23 @@ impl Worker {
                 Err(d) => return d,
             }
             tracing::info!(submission_id = %id, checkpoint = step, "worker_checkpoint_started");
-            if i == 0 && inner.failpoints.hit("worker_mid_lease").is_some() {
-                tracing::error!(failpoint = "worker_mid_lease", "failpoint_abort");
-                std::process::abort();
-            }
-            let result = match self.perform(step, sub).await {
+            // A crash (or outage) while holding the lease, before the first side effect.
+            let performed = match if i == 0 {
+                self.crash_point("worker_mid_lease")
+            } else {
+                Ok(())
+            } {
+                Ok(()) => self.perform(step, sub).await,
+                Err(e) => Err(e),
+            };
+            let result = match performed {
                 Ok(external_id) => {
                     self.transition(id, owner, move |s, now, o| {
                         machine::complete_step(s, o, step, external_id, now)
                     })
                     .await
                 }
-                Err(StepError::LeaseLost) => return Delivery::Retry("lease lost"),
-                Err(StepError::Failed(failure)) => {
+                Err(failure) => {
                     let max = inner.config.max_attempts;
                     let f = failure.clone();
                     tracing::warn!(submission_id = %id, checkpoint = step, error = failure.message(), "worker_checkpoint_failed");
@@ -289,7 +288,7 @@ impl Worker {
     }
 
     /// The side effect of one step. Returns the provider's id when there is one.
-    async fn perform(&self, step: &str, sub: &Submission) -> Result<Option<String>, StepError> {
+    async fn perform(&self, step: &str, sub: &Submission) -> Result<Option<String>, Failure> {
         let inner = &self.inner;
         let link = inner.links.link(sub);
         match step {
@@ -299,7 +298,7 @@ impl Worker {
                     .sheet
                     .append(&sub.submission_id, &rows)
                     .await
-                    .map_err(|e| StepError::Failed(e.into()))?;
+                    .map_err(Failure::from)?;
                 if written == SheetWrite::AlreadyPresent {
                     tracing::info!(submission_id = %sub.submission_id, "sheet_rows_already_present");
                 }
@@ -313,33 +312,25 @@ impl Worker {
                     MailKind::InternalNotification
                 };
                 let email = mail::render(sub, kind, &inner.catalog, &inner.mail, &link)
-                    .map_err(|e| StepError::Failed(Failure::Permanent(e.to_string())))?;
-                if let Some(FailAction::Error) = inner.failpoints.hit("mailer_send") {
-                    return Err(StepError::Failed(Failure::Retryable(
-                        "injected mailer outage".into(),
-                    )));
-                }
-                let id = inner
-                    .mailer
-                    .send(&email)
-                    .await
-                    .map_err(|e: SideEffectError| StepError::Failed(e.into()))?;
+                    .map_err(|e| Failure::Permanent(e.to_string()))?;
+                self.crash_point("mailer_send")?;
+                let id = inner.mailer.send(&email).await.map_err(Failure::from)?;
                 self.crash_point("after_email_send")?;
                 Ok(Some(id))
             }
-            other => Err(StepError::Failed(Failure::Permanent(format!(
-                "unknown step {other}"
-            )))),
+            other => Err(Failure::Permanent(format!("unknown step {other}"))),
         }
     }
 
-    fn crash_point(&self, name: &str) -> Result<(), StepError> {
+    /// A configured failpoint: `abort` crashes here; `error` fails the step retryably, as an
+    /// outage of the downstream service would.
+    fn crash_point(&self, name: &str) -> Result<(), Failure> {
         match self.inner.failpoints.hit(name) {
             Some(FailAction::Abort) => {
                 tracing::error!(failpoint = name, "failpoint_abort");
                 std::process::abort()
             }
-            Some(FailAction::Error) => Err(StepError::LeaseLost),
+            Some(FailAction::Error) => Err(Failure::Retryable(format!("injected fault at {name}"))),
             None => Ok(()),
         }
     }

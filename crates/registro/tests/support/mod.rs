@@ -83,6 +83,14 @@ impl Env {
             .expect("post")
     }
 
+    /// Whether the server logged `event`, waiting for it a little: log lines reach the test
+    /// through a reader thread, possibly after the HTTP answer.
+    pub fn logged(&self, event: &str) -> bool {
+        self.app
+            .wait_for_log(std::time::Duration::from_secs(5), |l| l["message"] == event)
+            .is_some()
+    }
+
     fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.dir.path().join("registro.sqlite3")).unwrap()
     }
