@@ -2,7 +2,9 @@
 //! and a JSON twin with the envelope, where `<key>` is the Resend idempotency key with `/`
 //! replaced by `__` (e.g. `delegacion-confirmation__<submission_id>`). Idempotent per key like
 //! Resend: a second send with the same key returns the first message id and writes nothing.
-//! The JSON twin is written last (after the .eml is durable), so its presence means "sent".
+//! The JSON twin is written last (after the .eml is durable), so its presence means "sent";
+//! both renames share one directory fsync, and a send that finds the record without its .eml
+//! (a crash before that fsync) writes the .eml again.
 
 use crate::LocalError;
 use async_trait::async_trait;
@@ -80,16 +82,18 @@ pub fn to_eml(email: &Email, message_id: &str, date: &str) -> String {
     )
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to a temp file, fsyncs it and renames it into place. The caller fsyncs the
+/// directory once for all the renames it made.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut f = crate::private_file(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    std::fs::rename(&tmp, path)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[async_trait]
@@ -101,14 +105,26 @@ impl Mailer for FileMailer {
         let email = email.clone();
         tokio::task::spawn_blocking(move || {
             let io = |e: std::io::Error| SideEffectError::Retryable(format!("mail file: {e}"));
+            let dir = json_path.parent().unwrap_or(Path::new("."));
             if let Ok(existing) = std::fs::read(&json_path) {
                 let v: serde_json::Value = serde_json::from_slice(&existing)
                     .map_err(|e| SideEffectError::Permanent(format!("corrupt mail record: {e}")))?;
-                return Ok(v["id"].as_str().unwrap_or_default().to_owned());
+                let id = v["id"].as_str().unwrap_or_default().to_owned();
+                // Both renames share one directory fsync, so a crash before it may keep the
+                // record and lose the message: the retry (same key, same message) restores it.
+                if !eml_path.exists() {
+                    let date = v["sent_at"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .map_or_else(|| chrono::Utc::now().to_rfc2822(), |t| t.to_rfc2822());
+                    write_synced(&eml_path, to_eml(&email, &id, &date).as_bytes()).map_err(io)?;
+                    sync_dir(dir).map_err(io)?;
+                }
+                return Ok(id);
             }
             let id = format!("local-{}", uuid::Uuid::new_v4());
             let now = chrono::Utc::now();
-            write_durably(&eml_path, to_eml(&email, &id, &now.to_rfc2822()).as_bytes())
+            write_synced(&eml_path, to_eml(&email, &id, &now.to_rfc2822()).as_bytes())
                 .map_err(io)?;
             let record = serde_json::json!({
                 "id": id,
@@ -120,7 +136,9 @@ impl Mailer for FileMailer {
                 "sent_at": now.to_rfc3339(),
                 "eml": eml_path.file_name().map(|n| n.to_string_lossy().into_owned()),
             });
-            write_durably(&json_path, record.to_string().as_bytes()).map_err(io)?;
+            // The record is written last: its presence means "sent".
+            write_synced(&json_path, record.to_string().as_bytes()).map_err(io)?;
+            sync_dir(dir).map_err(io)?;
             Ok(id)
         })
         .await

@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole pipeline (api + outbox publisher + worker) on the embedded backend.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Operator commands on a data directory (safe while `serve` runs on it).
     Admin(AdminArgs),
 }
@@ -111,12 +111,15 @@ struct ServeArgs {
     /// Deliveries before a retryable failure marks a submission failed.
     #[arg(long, env = "REGISTRO_WORKER_MAX_ATTEMPTS", default_value_t = 10)]
     worker_max_attempts: i64,
+    /// Deliveries the worker runs at once (the API keeps the rest of the CPU).
+    #[arg(long, env = "REGISTRO_WORKER_CONCURRENCY", default_value_t = 4)]
+    worker_concurrency: usize,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Admin(args) => admin(args).await,
     }
 }
@@ -170,6 +173,7 @@ async fn serve(a: ServeArgs) -> ExitCode {
         public_url: a.public_url,
         internal_email: a.internal_email,
         worker_max_attempts: a.worker_max_attempts,
+        worker_concurrency: a.worker_concurrency,
     };
     let config = match settings.validate() {
         Ok(c) => c,

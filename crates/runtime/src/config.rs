@@ -57,6 +57,7 @@ pub struct ServeSettings {
     /// Recipient of the internal notification e-mails.
     pub internal_email: String,
     pub worker_max_attempts: i64,
+    pub worker_concurrency: usize,
 }
 
 /// Validated settings.
@@ -72,6 +73,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     pub mail: domain::mail::MailSettings,
     pub worker: worker::WorkerConfig,
+    /// Deliveries the embedded worker runs at once.
+    pub worker_concurrency: usize,
 }
 
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
@@ -165,6 +168,12 @@ impl ServeSettings {
                 setting: "REGISTRO_INTERNAL_EMAIL",
                 reason: format!("{:?} is not an e-mail address", self.internal_email),
             })?;
+        if !(1..=256).contains(&self.worker_concurrency) {
+            return Err(ConfigError::Invalid {
+                setting: "REGISTRO_WORKER_CONCURRENCY",
+                reason: format!("{} is not between 1 and 256", self.worker_concurrency),
+            });
+        }
         if !(1..=100).contains(&self.worker_max_attempts) {
             return Err(ConfigError::Invalid {
                 setting: "REGISTRO_WORKER_MAX_ATTEMPTS",
@@ -200,6 +209,7 @@ impl ServeSettings {
                 max_attempts: self.worker_max_attempts,
                 ..worker::WorkerConfig::default()
             },
+            worker_concurrency: self.worker_concurrency,
         })
     }
 }
@@ -223,6 +233,7 @@ mod tests {
             public_url: None,
             internal_email: "secretariadefinanzas@smmun.com".into(),
             worker_max_attempts: 10,
+            worker_concurrency: 4,
         }
     }
 

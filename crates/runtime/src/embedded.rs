@@ -145,7 +145,12 @@ impl Application {
             outbox::http::router(publisher.clone()).merge(worker::http::router(worker.clone()));
         let background = vec![
             crate::pipeline::spawn_publisher(publisher, created_rx),
-            crate::pipeline::spawn_dispatcher(worker, messages, redeliver),
+            crate::pipeline::spawn_dispatcher(
+                worker,
+                config.worker_concurrency,
+                messages,
+                redeliver,
+            ),
         ];
 
         let state = api::AppState::new(

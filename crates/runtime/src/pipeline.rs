@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use worker::{Delivery, Worker};
 
+/// Concurrent publishes (the worker's concurrency is configurable: `--worker-concurrency`).
 pub const CONCURRENCY: usize = 16;
 pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Redelivery backoff, scaled down from Pub/Sub's 10–600 s for a single machine.
@@ -64,11 +65,12 @@ pub fn spawn_publisher(
 
 pub fn spawn_dispatcher(
     worker: Worker,
+    concurrency: usize,
     mut messages: mpsc::UnboundedReceiver<WorkMessage>,
     redeliver: mpsc::UnboundedSender<WorkMessage>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let slots = Arc::new(Semaphore::new(CONCURRENCY));
+        let slots = Arc::new(Semaphore::new(concurrency.max(1)));
         // Deliveries so far per submission, for the backoff (like Pub/Sub's per-message count).
         let attempts: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>> =
             Arc::default();

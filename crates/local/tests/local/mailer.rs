@@ -242,3 +242,25 @@ async fn an_invalid_key_is_a_permanent_error_and_writes_nothing() {
     }
     assert!(files(dir.path()).is_empty(), "{:?}", files(dir.path()));
 }
+
+#[tokio::test]
+async fn a_record_left_without_its_message_by_a_crash_gets_the_message_back_on_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::new(dir.path()).unwrap();
+    let message = email("delegacion-confirmation/AAAAAAAAAAAAAAAAAAAA");
+    let id = mailer.send(&message).await.unwrap();
+    let stem = message.idempotency_key.replace('/', "__");
+    let eml = dir.path().join(format!("{stem}.eml"));
+    let first = std::fs::read_to_string(&eml).unwrap();
+    std::fs::remove_file(&eml).unwrap();
+    assert_eq!(
+        mailer.send(&message).await.unwrap(),
+        id,
+        "still the first message id"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&eml).unwrap(),
+        first,
+        "the same message, restored"
+    );
+}
