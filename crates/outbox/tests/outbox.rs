@@ -17,7 +17,7 @@ use outbox::{PublishReport, Publisher, SweepReport};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use testkit::clock::ManualClock;
-use testkit::contract::{sample_acceptance, submission_id};
+use testkit::contract::submission_id;
 use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------------------------
@@ -113,13 +113,7 @@ impl Harness {
 
     /// Accepts submission `n` the way the API does (submission + record + pending outbox row).
     async fn accept(&self, n: u32, ty: SubmissionType) -> SubmissionId {
-        let id = submission_id(n);
-        let key = format!("key-{n}");
-        self.store
-            .accept(sample_acceptance(ty, &key, &key, true, &id))
-            .await
-            .unwrap();
-        id
+        testkit::contract::accept_sample(self.store.as_ref(), n, ty).await
     }
 
     async fn row(&self, id: &SubmissionId) -> OutboxRow {

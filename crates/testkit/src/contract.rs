@@ -762,6 +762,18 @@ where
     blobs_contract(make_blobs).await;
 }
 
+/// Accepts sample submission `n` of type `ty` through `store` the way the API does (submission,
+/// committed record and pending outbox row), with key and fingerprint `key-<n>`.
+pub async fn accept_sample(store: &dyn Store, n: u32, ty: SubmissionType) -> SubmissionId {
+    let id = submission_id(n);
+    let key = format!("key-{n}");
+    store
+        .accept(sample_acceptance(ty, &key, &key, true, &id))
+        .await
+        .expect("accept");
+    id
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pipeline store checks
 

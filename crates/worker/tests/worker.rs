@@ -211,13 +211,7 @@ impl Harness {
 
     /// Accepts the sample submission `n` of type `ty` through the store, as the API does.
     async fn accept(&self, n: u32, ty: SubmissionType) -> SubmissionId {
-        let id = submission_id(n);
-        let key = format!("key-{n}");
-        self.store
-            .accept(sample_acceptance(ty, &key, &key, true, &id))
-            .await
-            .unwrap();
-        id
+        testkit::contract::accept_sample(self.store.as_ref(), n, ty).await
     }
 
     async fn submission(&self, id: &SubmissionId) -> Submission {
