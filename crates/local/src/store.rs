@@ -536,16 +536,23 @@ impl PipelineStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         self.read(move |c| {
-            let docs: Vec<String> = c
+            let docs: Vec<(String, String)> = c
                 .prepare_cached(
-                    "SELECT doc FROM outbox WHERE status IN ('pending', 'publishing') \
+                    "SELECT id, doc FROM outbox WHERE status IN ('pending', 'publishing') \
                      ORDER BY updated_at, id LIMIT ?1",
                 )
-                .and_then(|mut s| s.query_map([SWEEP_CANDIDATES], |r| r.get(0))?.collect())
+                .and_then(|mut s| {
+                    s.query_map([SWEEP_CANDIDATES], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect()
+                })
                 .map_err(sql_err)?;
             let mut due = Vec::new();
-            for d in &docs {
-                let row: OutboxRow = from_doc(d)?;
+            for (id, d) in &docs {
+                // One unreadable row must not stop the sweep for every other row.
+                let Ok(row) = from_doc::<OutboxRow>(d) else {
+                    tracing::error!(submission_id = %id, "outbox_row_unreadable");
+                    continue;
+                };
                 if domain::outbox::is_due(&row, now) {
                     due.push(row);
                     if due.len() >= limit {
@@ -567,19 +574,24 @@ impl PipelineStore for SqliteStore {
         // expiry is never before its last write), so the index narrows the scan soundly.
         let cutoff = ts(now - domain::worker::STUCK_AFTER);
         self.read(move |c| {
-            let docs: Vec<String> = c
+            let docs: Vec<(String, String)> = c
                 .prepare_cached(
-                    "SELECT doc FROM submissions WHERE status IN ('pending', 'processing') \
+                    "SELECT id, doc FROM submissions WHERE status IN ('pending', 'processing') \
                      AND updated_at <= ?1 ORDER BY updated_at, id LIMIT ?2",
                 )
                 .and_then(|mut s| {
-                    s.query_map(params![cutoff, SWEEP_CANDIDATES], |r| r.get(0))?
-                        .collect()
+                    s.query_map(params![cutoff, SWEEP_CANDIDATES], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?
+                    .collect()
                 })
                 .map_err(sql_err)?;
             let mut stuck = Vec::new();
-            for d in &docs {
-                let s: Submission = from_doc(d)?;
+            for (id, d) in &docs {
+                let Ok(s) = from_doc::<Submission>(d) else {
+                    tracing::error!(submission_id = %id, "submission_unreadable");
+                    continue;
+                };
                 if domain::worker::is_stuck(&s, now) {
                     stuck.push(s);
                     if stuck.len() >= limit {

@@ -713,3 +713,39 @@ async fn the_sweep_deletes_orphans_and_keeps_referenced_and_young_receipts() {
     assert_eq!(left, [referenced]);
     assert!(!young_temp.exists());
 }
+
+#[tokio::test]
+async fn an_unreadable_row_does_not_stop_the_sweep_queries_for_the_others() {
+    use domain::ports::PipelineStore;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(ManualClock::reference_start()));
+    let store = SqliteStore::open(&dir.path().join(DB_FILE), clock.clone()).unwrap();
+    let good = testkit::contract::accept_sample(&store, 1, SubmissionType::Delegacion).await;
+    let bad = testkit::contract::accept_sample(&store, 2, SubmissionType::Faculty).await;
+    let db = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    for table in ["submissions", "outbox"] {
+        let n = db
+            .execute(
+                &format!("UPDATE {table} SET doc = json_set(doc, '$.type', 'alien', '$.submission_type', 'alien') WHERE id = ?1"),
+                [bad.as_str()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let later = clock.advance(Duration::hours(1));
+    let due = store.due_outbox(later, 10).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|r| r.submission_id.clone())
+            .collect::<Vec<_>>(),
+        [good.clone()]
+    );
+    let stuck = store.stuck_submissions(later, 10).await.unwrap();
+    assert_eq!(
+        stuck
+            .iter()
+            .map(|s| s.submission_id.clone())
+            .collect::<Vec<_>>(),
+        [good]
+    );
+}
