@@ -734,18 +734,9 @@ async fn an_unreadable_row_does_not_stop_the_sweep_queries_for_the_others() {
     }
     let later = clock.advance(Duration::hours(1));
     let due = store.due_outbox(later, 10).await.unwrap();
-    assert_eq!(
-        due.iter()
-            .map(|r| r.submission_id.clone())
-            .collect::<Vec<_>>(),
-        [good.clone()]
-    );
+    let due: Vec<&SubmissionId> = due.iter().map(|r| &r.submission_id).collect();
+    assert_eq!(due, [&good]);
     let stuck = store.stuck_submissions(later, 10).await.unwrap();
-    assert_eq!(
-        stuck
-            .iter()
-            .map(|s| s.submission_id.clone())
-            .collect::<Vec<_>>(),
-        [good]
-    );
+    let stuck: Vec<&SubmissionId> = stuck.iter().map(|s| &s.submission_id).collect();
+    assert_eq!(stuck, [&good]);
 }
