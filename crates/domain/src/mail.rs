@@ -94,9 +94,6 @@ pub struct MailSettings {
     pub internal_recipient: String,
     /// Digits only, country code first (the `wa.me/<number>` of the contact button).
     pub whatsapp_number: String,
-    /// Base URL of the stable receipt links (`<base>/comprobantes/<id>`), for callers that build
-    /// the `receipt_link` given to [`render`]; see [`MailSettings::receipt_link`].
-    pub receipt_link_base: Option<String>,
 }
 
 impl Default for MailSettings {
@@ -104,17 +101,7 @@ impl Default for MailSettings {
         Self {
             internal_recipient: SENDER_ADDRESS.to_owned(),
             whatsapp_number: DEFAULT_WHATSAPP_NUMBER.to_owned(),
-            receipt_link_base: None,
         }
-    }
-}
-
-impl MailSettings {
-    /// `<receipt_link_base>/comprobantes/<id>`, when a base is configured.
-    pub fn receipt_link(&self, id: &SubmissionId) -> Option<String> {
-        self.receipt_link_base
-            .as_deref()
-            .map(|base| format!("{}/comprobantes/{id}", base.trim_end_matches('/')))
     }
 }
 
@@ -833,17 +820,5 @@ mod tests {
         .unwrap();
         assert!(e.text.contains("Comprobante de pago: —"));
         assert!(!e.html.contains("Ver comprobante de pago"));
-    }
-
-    #[test]
-    fn receipt_links_are_built_from_the_configured_base() {
-        let id = SubmissionId::parse(fixtures::FACULTY_ID).unwrap();
-        let mut settings = MailSettings::default();
-        assert_eq!(settings.receipt_link(&id), None);
-        settings.receipt_link_base = Some("https://registro.smmun.com/".into());
-        assert_eq!(
-            settings.receipt_link(&id).as_deref(),
-            Some("https://registro.smmun.com/comprobantes/FAcultyZyXwVuTsRqPo1")
-        );
     }
 }

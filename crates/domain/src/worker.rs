@@ -256,16 +256,6 @@ pub fn fail_step(
     Ok(next)
 }
 
-/// Releases the lease without recording a failure (e.g. graceful shutdown mid-run).
-pub fn release(sub: Option<&Submission>, owner: &str, now: DateTime<Utc>) -> Outcome {
-    let mut next = owned(sub, owner)?.clone();
-    next.status = SubmissionStatus::Pending;
-    next.worker.worker_lease_owner = None;
-    next.worker.worker_lease_expires_at = None;
-    next.updated_at = now;
-    Ok(next)
-}
-
 /// Finishes: `completed` only when every required step is.
 pub fn complete(sub: Option<&Submission>, owner: &str, now: DateTime<Utc>) -> Outcome {
     let sub = owned(sub, owner)?;

@@ -196,7 +196,7 @@ impl SqliteStore {
     }
 
     /// Sets a submission's status (stamping `updated_at`); `false` when it does not exist.
-    /// For operators (`registro admin`) and tests; the worker gets fenced methods of its own.
+    /// For tests and data repair; the worker and `registro admin` use fenced transitions.
     pub async fn set_submission_status(
         &self,
         id: &SubmissionId,

@@ -79,9 +79,6 @@ pub struct ServeConfig {
 
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
-/// The example catalog shipped with the product, used when no `--catalog` is given.
-pub const EXAMPLE_CATALOG: &str = domain::catalog::EXAMPLE_JSON;
-
 /// `scheme://host[:port]` with no path, query or trailing slash.
 pub fn parse_origin(setting: &'static str, s: &str) -> Result<String, ConfigError> {
     let bad = |reason: &str| ConfigError::Invalid {
@@ -134,7 +131,8 @@ impl ServeSettings {
             self.frontend_url.trim_end_matches('/'),
         )?;
         let catalog_json = match &self.catalog {
-            None => EXAMPLE_CATALOG.to_owned(),
+            // The example catalog shipped with the product.
+            None => domain::catalog::EXAMPLE_JSON.to_owned(),
             Some(p) => std::fs::read_to_string(p).map_err(|e| ConfigError::Catalog {
                 path: p.display().to_string(),
                 reason: e.to_string(),
