@@ -196,14 +196,13 @@ impl Worker {
             }
             tracing::info!(submission_id = %id, checkpoint = step, "worker_checkpoint_started");
             // A crash (or outage) while holding the lease, before the first side effect.
-            let performed = match if i == 0 {
-                self.crash_point("worker_mid_lease")
-            } else {
-                Ok(())
-            } {
-                Ok(()) => self.perform(step, sub).await,
-                Err(e) => Err(e),
-            };
+            let performed = async {
+                if i == 0 {
+                    self.crash_point("worker_mid_lease")?;
+                }
+                self.perform(step, sub).await
+            }
+            .await;
             let result = match performed {
                 Ok(external_id) => {
                     self.transition(id, owner, move |s, now, o| {
