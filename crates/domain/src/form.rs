@@ -766,6 +766,18 @@ fn parse_row(form: &RawForm, i: usize) -> Result<Option<FacultyRow>, Rejection> 
     }))
 }
 
+/// Whether `name` is a field either form declares: its declared fields, the idempotency key, the
+/// receipt, or a faculty row field `<campo>_d<i>` (`i` below 100: `numero_delegaciones` has two
+/// digits). Only such names may appear in logs and redirects: any other part name is
+/// client-chosen text and may carry personal data.
+pub fn is_declared_field(name: &str) -> bool {
+    name == KEY_FIELD
+        || name == FILE_FIELD
+        || DELEGACIONES_FIELDS.iter().any(|d| d.name == name)
+        || FACULTY_FIELDS.iter().any(|d| d.name == name)
+        || row_index(name).is_some_and(|i| i < 100)
+}
+
 /// The row index of a `<row field>_d{i}` name (`i` in canonical decimal; indices too large to
 /// represent count as beyond any N).
 fn row_index(name: &str) -> Option<usize> {
