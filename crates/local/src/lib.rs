@@ -21,7 +21,7 @@ mod writer;
 pub use blobs::FsBlobs;
 pub use bus::LocalBus;
 pub use mailer::{FileMailer, to_eml};
-pub use sheet::{CsvSheet, cell_text};
+pub use sheet::{CsvSheet, UTF8_BOM, cell_text};
 pub use store::{SCHEMA_VERSION, SqliteStore};
 pub use sweep::{SweepReport, sweep_orphans};
 

@@ -8,6 +8,8 @@ mod bus;
 mod mailer;
 #[path = "local/sheet.rs"]
 mod sheet;
+#[path = "local/sheet_edits.rs"]
+mod sheet_edits;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::idempotency::Decision;
