@@ -49,11 +49,16 @@ enum AdminCommand {
     /// Show one submission and its outbox row as JSON.
     Show { id: String },
     /// Re-drive a failed submission from its first unfinished checkpoint.
-    Retry { id: String },
-    /// Export every submission.
+    Retry {
+        id: String,
+        /// Retry even a submission that a later one replaced (a second row and e-mail).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Export every submission as CSV on standard output.
     Export {
-        /// As CSV on standard output (the only format).
-        #[arg(long, required = true)]
+        /// CSV (the only format, and the default; accepted for scripts that name it).
+        #[arg(long)]
         csv: bool,
     },
 }
@@ -146,7 +151,7 @@ async fn admin(a: AdminArgs) -> ExitCode {
             admin::list(&store, status.as_deref(), json, &mut out).await
         }
         AdminCommand::Show { id } => admin::show(&store, &id, &mut out).await,
-        AdminCommand::Retry { id } => admin::retry(&store, &id, &mut out).await,
+        AdminCommand::Retry { id, force } => admin::retry(&store, &id, force, &mut out).await,
         AdminCommand::Export { csv: _ } => admin::export_csv(&store, &mut out).await,
     };
     match result {

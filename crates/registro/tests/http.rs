@@ -2,6 +2,7 @@
 //! every rule and redirect of reference/api.md, the idempotency scenarios of §5.8, concurrent
 //! duplicates, hostile input, and crash recovery between upload and commit.
 
+mod admin;
 mod pipeline;
 mod props;
 mod rules;

@@ -23,6 +23,12 @@ pub enum AdminError {
     BadStatus(String),
     #[error("submission {id} is {status}; only failed submissions can be retried")]
     NotFailed { id: String, status: &'static str },
+    #[error(
+        "submission {id} was replaced by submission {by} (the same registration posted again); \
+         retrying it would register the person twice. Check `registro admin show {by}`; \
+         `retry --force {id}` re-drives it anyway"
+    )]
+    Superseded { id: String, by: String },
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -112,8 +118,41 @@ pub async fn show(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<
 
 /// Re-drives a failed submission from its first unfinished checkpoint: back to `pending`, and
 /// its outbox row re-queued so the running server publishes it again within a second.
-pub async fn retry(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<(), AdminError> {
+///
+/// A submission that a later one replaced (`domain::admin::superseded_by`) is refused unless
+/// `force`: retrying it would give the person a second sheet row and a second e-mail.
+pub async fn retry(
+    store: &SqliteStore,
+    id: &str,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<(), AdminError> {
     let id = parse_id(id)?;
+    let current = store
+        .submission(&id)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| AdminError::NotFound(id.to_string()))?;
+    if current.status == SubmissionStatus::Failed {
+        let record_id =
+            domain::IdempotencyRecord::doc_id(current.submission_type, &current.idempotency_key);
+        let record = store
+            .idempotency_record(&record_id)
+            .await
+            .map_err(store_err)?;
+        let others = PipelineStore::list_submissions(store, None, usize::MAX)
+            .await
+            .map_err(store_err)?;
+        if let Some(by) = domain::admin::superseded_by(&current, record.as_ref(), &others) {
+            if !force {
+                return Err(AdminError::Superseded {
+                    id: id.to_string(),
+                    by: by.to_string(),
+                });
+            }
+            tracing::warn!(submission_id = %id, superseded_by = %by, "admin_retry_forced_despite_superseded");
+        }
+    }
     let changed = store
         .change_submission(&id, Box::new(domain::worker::admin_retry))
         .await
