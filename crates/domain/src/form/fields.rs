@@ -1,0 +1,180 @@
+//! The declared fields of both forms as data (names, required, limits, allowed values) and the
+//! small value checks shared by the rules. The validator, the catalog endpoint and the docs
+//! all read these tables, so a limit is stated once.
+
+pub const KEY_FIELD: &str = "idempotency_key";
+pub const FILE_FIELD: &str = "comprobante";
+pub(super) const MAX_KEY: usize = 128;
+pub(super) const NO_APLICA: &str = "No aplica";
+pub(super) const NO_ESTUDIO: &str = "No estudio";
+
+pub const ESCOLARIDADES: &[&str] = &[
+    "Secundaria",
+    "Preparatoria",
+    "Universidad",
+    "Egresado",
+    NO_ESTUDIO,
+];
+const MODALIDADES: &[&str] = &["individual", "pareja"];
+const SI_NO: &[&str] = &["si", "no"];
+
+/// What a declared field must look like (R0/F0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Text,
+    OneOf(&'static [&'static str]),
+    /// Validated and normalised as an e-mail address.
+    Email,
+    /// A committee code of the catalog.
+    Committee,
+}
+
+/// A declared form field of reference/api.md §1.2 / §1.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declared {
+    pub name: &'static str,
+    pub required: bool,
+    /// Maximum length in characters.
+    pub max: Option<usize>,
+    pub check: Check,
+}
+
+const fn field(name: &'static str, required: bool, max: usize, check: Check) -> Declared {
+    Declared {
+        name,
+        required,
+        max: Some(max),
+        check,
+    }
+}
+
+const fn choice(name: &'static str, check: Check) -> Declared {
+    Declared {
+        name,
+        required: true,
+        max: None,
+        check,
+    }
+}
+
+const REQ: bool = true;
+const OPT: bool = false;
+const TEXT: usize = 150;
+const PHONE: usize = 30;
+const AGE: usize = 2;
+
+/// The 42 declared fields of `POST /registro/delegaciones` (without `idempotency_key` and the
+/// file), in the order R0 checks them. Exactly these enter the fingerprint.
+pub const DELEGACIONES_FIELDS: &[Declared] = &[
+    choice("modalidad", Check::OneOf(MODALIDADES)),
+    choice("delegacion_oficial", Check::OneOf(SI_NO)),
+    field("nombre_delegacion_oficial", OPT, TEXT, Check::Text),
+    field("responsable_delegacion_oficial", OPT, TEXT, Check::Text),
+    field("nombre_0", REQ, TEXT, Check::Text),
+    field("apellido_0", REQ, TEXT, Check::Text),
+    field("edad_0", REQ, AGE, Check::Text),
+    field("celular_0", REQ, PHONE, Check::Text),
+    field("correo_0", REQ, TEXT, Check::Email),
+    field("pais_0", REQ, TEXT, Check::Text),
+    field("ciudad_estado_0", REQ, TEXT, Check::Text),
+    field("escolaridad_0", REQ, TEXT, Check::OneOf(ESCOLARIDADES)),
+    field("escuela_0", OPT, TEXT, Check::Text),
+    field("nombre_contacto_0", REQ, TEXT, Check::Text),
+    field("celular_contacto_0", REQ, PHONE, Check::Text),
+    field("relacion_contacto_0", REQ, TEXT, Check::Text),
+    field("info_extra_0", OPT, TEXT, Check::Text),
+    field("nombre_1", OPT, TEXT, Check::Text),
+    field("apellido_1", OPT, TEXT, Check::Text),
+    field("edad_1", OPT, AGE, Check::Text),
+    field("celular_1", OPT, PHONE, Check::Text),
+    // "email OR string" in the reference: checked as an e-mail only in `pareja` (a business rule).
+    field("correo_1", OPT, TEXT, Check::Text),
+    field("pais_1", OPT, TEXT, Check::Text),
+    field("ciudad_estado_1", OPT, TEXT, Check::Text),
+    field("escolaridad_1", OPT, TEXT, Check::OneOf(ESCOLARIDADES)),
+    field("escuela_1", OPT, TEXT, Check::Text),
+    field("nombre_contacto_1", OPT, TEXT, Check::Text),
+    field("celular_contacto_1", OPT, PHONE, Check::Text),
+    field("relacion_contacto_1", OPT, TEXT, Check::Text),
+    field("info_extra_1", OPT, TEXT, Check::Text),
+    choice("comite_0", Check::Committee),
+    field("comite_0_pais_0", REQ, TEXT, Check::Text),
+    field("comite_0_pais_1", REQ, TEXT, Check::Text),
+    field("comite_0_pais_2", OPT, TEXT, Check::Text),
+    choice("comite_1", Check::Committee),
+    field("comite_1_pais_0", REQ, TEXT, Check::Text),
+    field("comite_1_pais_1", REQ, TEXT, Check::Text),
+    field("comite_1_pais_2", OPT, TEXT, Check::Text),
+    choice("comite_2", Check::Committee),
+    field("comite_2_pais_0", REQ, TEXT, Check::Text),
+    field("comite_2_pais_1", REQ, TEXT, Check::Text),
+    field("comite_2_pais_2", OPT, TEXT, Check::Text),
+];
+
+/// The 8 declared fields of `POST /registro/faculty` (without `idempotency_key` and the file).
+pub const FACULTY_FIELDS: &[Declared] = &[
+    field("institucion_delegacion_oficial", REQ, TEXT, Check::Text),
+    field("nombre_faculty", REQ, TEXT, Check::Text),
+    field("apellido_faculty", REQ, TEXT, Check::Text),
+    field("celular_faculty", REQ, PHONE, Check::Text),
+    field("correo_faculty", REQ, TEXT, Check::Email),
+    field("ciudad_estado_faculty", REQ, TEXT, Check::Text),
+    field("pais_faculty", REQ, TEXT, Check::Text),
+    field("numero_delegaciones", REQ, 2, Check::Text),
+];
+
+/// The fields of faculty row `i` are `<prefix>_d{i}`; all but `escuela` are required. Caps as
+/// for the same fields of the delegaciones form.
+pub const ROW_FIELDS: &[(&str, usize)] = &[
+    ("nombre", TEXT),
+    ("apellido", TEXT),
+    ("edad", AGE),
+    ("celular", PHONE),
+    ("correo", TEXT),
+    ("pais", TEXT),
+    ("ciudad_estado", TEXT),
+    ("escolaridad", TEXT),
+    ("escuela", TEXT),
+];
+
+pub(super) const MIN_DELEGACIONES: usize = 4;
+
+/// Participant `i` fields R9 requires in `pareja` (reference order).
+pub(super) const CODELEGACION_REQUIRED: &[&str] = &[
+    "nombre",
+    "apellido",
+    "edad",
+    "celular",
+    "correo",
+    "pais",
+    "ciudad_estado",
+    "escolaridad",
+    "nombre_contacto",
+    "celular_contacto",
+    "relacion_contacto",
+];
+
+pub(super) fn blank(v: Option<&str>) -> bool {
+    v.is_none_or(|s| s.trim().is_empty())
+}
+
+pub(super) fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// ASCII digits only, 1–2 characters, 11..=26.
+pub(super) fn parse_age(s: &str) -> Option<i64> {
+    let ok = (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let age: i64 = if ok { s.parse().ok()? } else { return None };
+    (11..=26).contains(&age).then_some(age)
+}
+
+/// After removing spaces, `-`, `.`, `(`, `)`: an optional `+` then 7–15 ASCII digits.
+pub(super) fn valid_phone(s: &str) -> bool {
+    let cleaned: String = s
+        .chars()
+        .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')')))
+        .collect();
+    let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
+    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
