@@ -4,8 +4,8 @@
 //! same thing again since: the person who saw the error page usually posts again, and a retry
 //! of the old submission would then give them a second sheet row and a second e-mail.
 
+use crate::SubmissionId;
 use crate::model::{IdempotencyRecord, Submission, SubmissionData};
-use crate::{SubmissionId, SubmissionType};
 
 /// The submission that replaced `sub`, if any:
 /// - its idempotency record now points to another submission (a post without an explicit key
@@ -52,6 +52,7 @@ fn first_email(data: &SubmissionData) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SubmissionType;
     use crate::model::{IdempotencyStatus, ReceiptMeta};
     use crate::sheets::fixtures;
     use chrono::{Duration, TimeZone, Utc};

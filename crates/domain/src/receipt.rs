@@ -151,9 +151,10 @@ pub fn sniff(bytes: &[u8]) -> Option<Kind> {
     if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && is_heif_brand(&bytes[8..12]) {
         return Some(Kind::Heif);
     }
-    // PDF readers accept a header anywhere in the first KiB (some generators prepend bytes).
-    let head = &bytes[..bytes.len().min(1024)];
-    if head.windows(5).any(|w| w == b"%PDF-") {
+    // The signature at offset 0, as every real PDF writer (banks' statements, phone scanners,
+    // print-to-PDF) emits it. Readers tolerate junk before it, but accepting that would let an
+    // HTML page with `%PDF-` in a comment pass as a PDF (a polyglot).
+    if bytes.starts_with(b"%PDF-") {
         return Some(Kind::Pdf);
     }
     None
@@ -416,6 +417,20 @@ mod tests {
         assert_eq!(
             submission_id_of("uploads/faculty/FACULTY_Escuela Modelo_x.png"),
             None
+        );
+    }
+
+    #[test]
+    fn item_07_a_pdf_signature_counts_only_at_offset_zero() {
+        let html = b"<!doctype html><!-- %PDF-1.4 --><script>alert(1)</script>";
+        assert_eq!(sniff(html), None, "an HTML polyglot is no PDF");
+        let mut prefixed = b"\n\n".to_vec();
+        prefixed.extend_from_slice(PDF);
+        assert_eq!(sniff(&prefixed), None);
+        assert_eq!(sniff(PDF), Some(Kind::Pdf));
+        assert_eq!(
+            validate(Some("r.pdf"), Some("application/pdf"), html).map(|r| r.kind),
+            Err(ReceiptError::ContentMismatch)
         );
     }
 }

@@ -55,6 +55,14 @@ enum AdminCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Make a new receipt-link key; links signed with the current one keep working. Takes
+    /// effect when `registro serve` next starts.
+    RotateLinkKey {
+        /// The current key is lost or corrupt: make a new one anyway (the links already in the
+        /// sheet and the e-mails stop working).
+        #[arg(long)]
+        replace_lost: bool,
+    },
     /// Export every submission as CSV on standard output.
     Export {
         /// CSV (the only format, and the default; accepted for scripts that name it).
@@ -153,6 +161,9 @@ async fn admin(a: AdminArgs) -> ExitCode {
         AdminCommand::Show { id } => admin::show(&store, &id, &mut out).await,
         AdminCommand::Retry { id, force } => admin::retry(&store, &id, force, &mut out).await,
         AdminCommand::Export { csv: _ } => admin::export_csv(&store, &mut out).await,
+        AdminCommand::RotateLinkKey { replace_lost } => {
+            admin::rotate_link_key(&a.data_dir, replace_lost, &mut out)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -29,6 +29,8 @@ pub enum AdminError {
          `retry --force {id}` re-drives it anyway"
     )]
     Superseded { id: String, by: String },
+    #[error(transparent)]
+    LinkKey(#[from] crate::links::KeyError),
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -191,6 +193,22 @@ pub async fn retry(
             )?;
         }
     }
+    Ok(())
+}
+
+/// `registro admin rotate-link-key`: see [`crate::links::rotate_key`].
+pub fn rotate_link_key(
+    data_dir: &Path,
+    replace_lost: bool,
+    out: &mut dyn Write,
+) -> Result<(), AdminError> {
+    let kept = crate::links::rotate_key(data_dir, replace_lost)?;
+    tracing::warn!(previous_keys = kept, replace_lost, "admin_rotate_link_key");
+    writeln!(
+        out,
+        "new receipt-link key written; {kept} previous key(s) still verify old links. \
+         Restart `registro serve` to sign new links with it."
+    )?;
     Ok(())
 }
 

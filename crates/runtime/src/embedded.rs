@@ -35,6 +35,8 @@ pub enum StartupError {
     Catalog(String),
     #[error("another registro process is using the data directory {0} (its lock is held)")]
     Locked(String),
+    #[error(transparent)]
+    LinkKey(#[from] crate::links::KeyError),
 }
 
 pub struct Application {
@@ -77,6 +79,10 @@ impl Application {
             .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?;
         restrict_dir(dir);
         let lock = lock_data_dir(dir)?;
+        // A data directory without a database holds nothing yet: the only start allowed to
+        // create the receipt-link key.
+        let fresh = !dir.join(local::DB_FILE).exists();
+        let (secret, previous_keys) = crate::links::load_keys(dir, fresh)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(
             SqliteStore::open(&dir.join(local::DB_FILE), clock.clone())
@@ -117,9 +123,7 @@ impl Application {
         let setup = |e: local::LocalError| StartupError::Store(e.to_string());
         let sheet = Arc::new(CsvSheet::new(dir.join(local::SHEETS_DIR)).map_err(setup)?);
         let mailer = Arc::new(FileMailer::new(dir.join(local::MAIL_DIR)).map_err(setup)?);
-        let secret = crate::links::LinkSigner::load_or_create_secret(&dir.join("link-secret"))
-            .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?;
-        let signer = crate::links::LinkSigner::new(secret, public_url);
+        let signer = crate::links::LinkSigner::with_previous(secret, previous_keys, public_url);
         let (bus, messages) = LocalBus::new();
         let redeliver = bus.sender();
         let publisher = outbox::Publisher::new(

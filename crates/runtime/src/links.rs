@@ -21,35 +21,158 @@ use std::sync::Arc;
 /// How long a signed file URL stays valid.
 pub const SIGNED_TTL_SECS: i64 = 600;
 
+/// Where the receipt-link key lives in a data directory, and the keys it replaced.
+pub const KEY_FILE: &str = "link-secret";
+pub const PREVIOUS_KEYS_FILE: &str = "link-secret.previous";
+const KEY_LEN: usize = 32;
+
 #[derive(Clone)]
 pub struct LinkSigner {
-    secret: Arc<[u8; 32]>,
+    /// Signs every new link.
+    secret: Arc<[u8; KEY_LEN]>,
+    /// Keys replaced by `registro admin rotate-link-key`: still accepted, never used to sign,
+    /// so the links already in the sheet and the e-mails keep working.
+    previous: Arc<Vec<[u8; KEY_LEN]>>,
     public_url: String,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(
+        "the receipt-link key {0} is missing, but this data directory already holds data: every \
+         receipt link in the sheet and in the e-mails was signed with it. Restore the file from \
+         a backup; if it is lost for good, `registro admin rotate-link-key --replace-lost` \
+         makes a new one (the links already handed out stop working)"
+    )]
+    Missing(String),
+    #[error(
+        "the receipt-link key {0} is not a {KEY_LEN}-byte key (corrupt or truncated): restore it \
+         from a backup, or see `registro admin rotate-link-key --replace-lost`"
+    )]
+    Corrupt(String),
+    #[error("the previous receipt-link keys {0} are corrupt (not a multiple of {KEY_LEN} bytes)")]
+    CorruptPrevious(String),
+    #[error("cannot read or write the receipt-link key {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// The keys of a data directory: `(current, previous)`.
+pub type Keys = ([u8; KEY_LEN], Vec<[u8; KEY_LEN]>);
+
+/// Writes `bytes` to `dir/name` atomically and durably: a temporary file (owner-only), fsync,
+/// rename over the target, fsync of the directory. A crash leaves the old file or the new one.
+fn write_atomically(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, dir.join(name))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn read_key(path: &std::path::Path) -> Result<Option<[u8; KEY_LEN]>, KeyError> {
+    let shown = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => <[u8; KEY_LEN]>::try_from(bytes.as_slice())
+            .map(Some)
+            .map_err(|_| KeyError::Corrupt(shown)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(KeyError::Io(shown, e)),
+    }
+}
+
+fn read_previous(dir: &std::path::Path) -> Result<Vec<[u8; KEY_LEN]>, KeyError> {
+    let path = dir.join(PREVIOUS_KEYS_FILE);
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(KeyError::Io(shown, e)),
+    };
+    if bytes.len() % KEY_LEN != 0 {
+        return Err(KeyError::CorruptPrevious(shown));
+    }
+    Ok(bytes
+        .chunks_exact(KEY_LEN)
+        .map(|c| <[u8; KEY_LEN]>::try_from(c).expect("exact chunk"))
+        .collect())
+}
+
+/// Loads the keys of `dir`. The key is created only when `fresh` (a data directory that held
+/// no data before this start); afterwards a missing or unreadable key stops the process
+/// instead of silently invalidating every link already handed out.
+pub fn load_keys(dir: &std::path::Path, fresh: bool) -> Result<Keys, KeyError> {
+    let path = dir.join(KEY_FILE);
+    let previous = read_previous(dir)?;
+    match read_key(&path)? {
+        Some(k) => Ok((k, previous)),
+        None if fresh => {
+            let k: [u8; KEY_LEN] = rand::random();
+            write_atomically(dir, KEY_FILE, &k)
+                .map_err(|e| KeyError::Io(path.display().to_string(), e))?;
+            tracing::info!("link_key_created");
+            Ok((k, previous))
+        }
+        None => Err(KeyError::Missing(path.display().to_string())),
+    }
+}
+
+/// `registro admin rotate-link-key`: a new signing key; the current one joins the previous
+/// keys (written first, so a crash in between loses nothing). With `replace_lost`, a missing or
+/// corrupt current key is replaced (links signed with it stay dead: there is nothing to keep).
+/// Takes effect when `registro serve` next starts.
+pub fn rotate_key(dir: &std::path::Path, replace_lost: bool) -> Result<usize, KeyError> {
+    let path = dir.join(KEY_FILE);
+    let shown = path.display().to_string();
+    let current = match read_key(&path) {
+        Ok(Some(k)) => Some(k),
+        Ok(None) if replace_lost => None,
+        Err(KeyError::Corrupt(_)) if replace_lost => None,
+        Ok(None) => return Err(KeyError::Missing(shown)),
+        Err(e) => return Err(e),
+    };
+    let mut previous = read_previous(dir)?;
+    if let Some(k) = current {
+        previous.insert(0, k);
+        let bytes: Vec<u8> = previous.iter().flatten().copied().collect();
+        write_atomically(dir, PREVIOUS_KEYS_FILE, &bytes)
+            .map_err(|e| KeyError::Io(dir.join(PREVIOUS_KEYS_FILE).display().to_string(), e))?;
+    }
+    let next: [u8; KEY_LEN] = rand::random();
+    write_atomically(dir, KEY_FILE, &next).map_err(|e| KeyError::Io(shown, e))?;
+    Ok(previous.len())
+}
+
 impl LinkSigner {
-    pub fn new(secret: [u8; 32], public_url: String) -> Self {
+    pub fn new(secret: [u8; KEY_LEN], public_url: String) -> Self {
+        Self::with_previous(secret, Vec::new(), public_url)
+    }
+
+    pub fn with_previous(
+        secret: [u8; KEY_LEN],
+        previous: Vec<[u8; KEY_LEN]>,
+        public_url: String,
+    ) -> Self {
         Self {
             secret: Arc::new(secret),
+            previous: Arc::new(previous),
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
     }
 
-    /// Loads `path`, creating a fresh random secret (mode 0600) the first time.
-    pub fn load_or_create_secret(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
-        if let Ok(bytes) = std::fs::read(path)
-            && let Ok(arr) = <[u8; 32]>::try_from(bytes.as_slice())
-        {
-            return Ok(arr);
-        }
-        let secret: [u8; 32] = rand::random();
-        std::fs::write(path, secret)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        }
-        Ok(secret)
+    /// Every key a link may have been signed with, the current one first.
+    fn keys(&self) -> impl Iterator<Item = &[u8; KEY_LEN]> {
+        std::iter::once(self.secret.as_ref()).chain(self.previous.iter())
     }
 
     fn signature(&self, id: &str, exp: i64) -> String {
@@ -57,9 +180,16 @@ impl LinkSigner {
     }
 
     fn mac(&self, message: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.as_ref()).expect("any key length");
-        mac.update(message.as_bytes());
-        mac
+        mac_with(self.secret.as_ref(), message)
+    }
+
+    /// Whether `tag` is the MAC of `message` under any of the keys (constant time per key).
+    fn verifies(&self, message: &str, tag: &str) -> bool {
+        let Ok(tag) = hex::decode(tag) else {
+            return false;
+        };
+        self.keys()
+            .any(|k| mac_with(k, message).verify_slice(&tag).is_ok())
     }
 
     fn stable_key(&self, id: &SubmissionId) -> String {
@@ -75,8 +205,7 @@ impl LinkSigner {
     }
 
     pub fn verify_stable(&self, id: &SubmissionId, k: &str) -> bool {
-        let Ok(k) = hex::decode(k) else { return false };
-        self.mac(&format!("stable:{id}")).verify_slice(&k).is_ok()
+        self.verifies(&format!("stable:{id}"), k)
     }
 
     pub fn signed_path(&self, id: &SubmissionId, now: i64) -> String {
@@ -88,13 +217,14 @@ impl LinkSigner {
     }
 
     pub fn verify(&self, id: &SubmissionId, exp: i64, sig: &str, now: i64) -> bool {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.as_ref()).expect("any key length");
-        mac.update(format!("{id}:{exp}").as_bytes());
-        let Ok(sig) = hex::decode(sig) else {
-            return false;
-        };
-        exp >= now && mac.verify_slice(&sig).is_ok()
+        exp >= now && self.verifies(&format!("{id}:{exp}"), sig)
     }
+}
+
+fn mac_with(key: &[u8], message: &str) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(message.as_bytes());
+    mac
 }
 
 impl worker::ReceiptLinks for LinkSigner {
@@ -177,31 +307,55 @@ async fn file(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let content_type = sub
-        .receipt
-        .as_ref()
-        .map_or("application/octet-stream".to_owned(), |r| {
-            r.content_type.clone()
-        });
-    let ext = sub
-        .receipt
-        .as_ref()
-        .map_or(String::new(), |r| r.extension.clone());
+    let (content_type, ext) = sub.receipt.as_ref().map_or(
+        ("application/octet-stream".to_owned(), String::new()),
+        |r| (r.content_type.clone(), r.extension.clone()),
+    );
     match s.blobs.get(&sub.file_path).await {
-        Ok(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, "private, no-store".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("inline; filename=\"comprobante-{id}{ext}\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+        Ok(bytes) => {
+            // Each download is logged (id only), so a leaked link shows up in the logs.
+            tracing::info!(submission_id = %id, size_bytes = bytes.len(), "receipt_downloaded");
+            (receipt_headers(&id, &content_type, &ext), bytes).into_response()
+        }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Headers of a served receipt. The bytes are the attendee's: even though only files whose
+/// magic bytes match are accepted, the browser is told never to sniff them (`nosniff`) and to
+/// treat the document as a sandboxed, script-less origin (`sandbox`). Images show inline; a PDF
+/// is downloaded (browsers' PDF viewers refuse to run inside a sandboxed document) and opens in
+/// the organizer's own viewer. The file name is built from the id and a whitelisted extension
+/// only: nothing the attendee typed.
+fn receipt_headers(
+    id: &SubmissionId,
+    content_type: &str,
+    ext: &str,
+) -> [(header::HeaderName, String); 6] {
+    let content_type = if content_type.is_empty() {
+        "application/octet-stream"
+    } else {
+        content_type
+    };
+    let disposition = if content_type.starts_with("image/") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    [
+        (header::CONTENT_TYPE, content_type.to_owned()),
+        (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'; img-src 'self'".to_owned(),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("{disposition}; filename=\"comprobante-{id}{ext}\""),
+        ),
+        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+    ]
 }
 
 #[cfg(test)]
@@ -228,5 +382,92 @@ mod tests {
         assert!(!s.verify(&id, exp, sig, exp + 1));
         assert!(!s.verify(&other, exp, sig, 1000));
         assert!(!s.verify(&id, exp + 1, sig, 1000));
+    }
+
+    #[test]
+    fn item_03_the_key_is_created_once_owner_only_and_never_replaced_silently() {
+        let dir = tempfile::tempdir().unwrap();
+        let (k, prev) = load_keys(dir.path(), true).unwrap();
+        assert!(prev.is_empty());
+        let path = dir.path().join(KEY_FILE);
+        assert_eq!(std::fs::read(&path).unwrap(), k);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!dir.path().join(".link-secret.tmp").exists());
+        // Later starts read the same key, fresh or not.
+        assert_eq!(load_keys(dir.path(), false).unwrap().0, k);
+        assert_eq!(load_keys(dir.path(), true).unwrap().0, k);
+
+        for (what, bytes) in [("empty", &b""[..]), ("truncated", &k[..31])] {
+            std::fs::write(&path, bytes).unwrap();
+            assert!(
+                matches!(load_keys(dir.path(), false), Err(KeyError::Corrupt(_))),
+                "{what}"
+            );
+            assert!(
+                matches!(load_keys(dir.path(), true), Err(KeyError::Corrupt(_))),
+                "{what}: even a fresh start does not overwrite it"
+            );
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                bytes,
+                "{what}: left as it is"
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+        let err = load_keys(dir.path(), false).unwrap_err();
+        assert!(matches!(err, KeyError::Missing(_)));
+        assert!(err.to_string().contains("rotate-link-key --replace-lost"));
+        assert!(!path.exists(), "nothing created on a later start");
+    }
+
+    #[test]
+    fn item_03_rotation_signs_with_a_new_key_and_still_verifies_links_of_the_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = SubmissionId::parse("AAAAAAAAAAAAAAAAAAAA").unwrap();
+        let (k1, _) = load_keys(dir.path(), true).unwrap();
+        let old = LinkSigner::new(k1, "http://x".into());
+        let link1 = old.stable_link(&id);
+        let signed1 = old.signed_path(&id, 1000);
+
+        assert_eq!(rotate_key(dir.path(), false).unwrap(), 1);
+        assert_eq!(rotate_key(dir.path(), false).unwrap(), 2);
+        let (k3, prev) = load_keys(dir.path(), false).unwrap();
+        assert_ne!(k3, k1);
+        assert_eq!(prev.len(), 2);
+        assert_eq!(prev[1], k1, "oldest last");
+        let now = LinkSigner::with_previous(k3, prev, "http://x".into());
+        let k_of = |link: &str| link.split("k=").nth(1).unwrap().to_owned();
+        assert!(
+            now.verify_stable(&id, &k_of(&link1)),
+            "old links keep working"
+        );
+        assert_ne!(now.stable_link(&id), link1, "new links use the new key");
+        assert!(now.verify_stable(&id, &k_of(&now.stable_link(&id))));
+        let sig = signed1.split("sig=").nth(1).unwrap();
+        assert!(now.verify(&id, 1000 + SIGNED_TTL_SECS, sig, 1000));
+        // A key nobody knows verifies nothing.
+        let stranger = LinkSigner::new([1; 32], "http://x".into());
+        assert!(!stranger.verify_stable(&id, &k_of(&link1)));
+    }
+
+    #[test]
+    fn item_03_a_lost_key_is_replaced_only_when_the_operator_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            rotate_key(dir.path(), false),
+            Err(KeyError::Missing(_))
+        ));
+        assert_eq!(rotate_key(dir.path(), true).unwrap(), 0);
+        assert!(load_keys(dir.path(), false).is_ok());
+        std::fs::write(dir.path().join(PREVIOUS_KEYS_FILE), [0u8; 33]).unwrap();
+        assert!(matches!(
+            load_keys(dir.path(), false),
+            Err(KeyError::CorruptPrevious(_))
+        ));
     }
 }
