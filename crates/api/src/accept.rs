@@ -60,7 +60,7 @@ async fn run(state: &AppState, kind: SubmissionType, req: Request) -> Outcome {
                 limit_per_minute = inner.config.rate_limit_per_minute,
                 "rate_limited"
             );
-            multipart::drain(req.into_body(), inner.config.max_body_bytes).await;
+            multipart::drain(req.into_body(), &inner.body).await;
             return Outcome::KeepKey {
                 code: "demasiadas_solicitudes",
             };
@@ -68,11 +68,20 @@ async fn run(state: &AppState, kind: SubmissionType, req: Request) -> Outcome {
     }
 
     let (parts, body) = req.into_parts();
-    let mut form =
-        match multipart::read_form(&parts.headers, body, inner.config.max_body_bytes).await {
-            Ok(f) => f,
-            Err(rejection) => return invalid(rejection),
-        };
+    // `_held` is this request's share of the body budget: it lives until the answer.
+    let (mut form, _held) = match multipart::read_form(&parts.headers, body, &inner.body).await {
+        Ok(f) => f,
+        Err(multipart::FormError::Invalid(rejection)) => return invalid(rejection),
+        Err(multipart::FormError::Busy) => {
+            tracing::warn!(
+                budget_bytes = inner.config.body_budget_bytes,
+                "body_budget_exhausted"
+            );
+            return Outcome::KeepKey {
+                code: "servidor_ocupado",
+            };
+        }
+    };
     let validated = match kind {
         SubmissionType::Delegacion => domain::form::parse_delegaciones(&form, &inner.catalog),
         SubmissionType::Faculty => domain::form::parse_faculty(&form),

@@ -9,6 +9,7 @@ pub mod multipart;
 pub mod rate_limit;
 pub mod redirect;
 mod request;
+pub mod server;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,6 +19,9 @@ use domain::failpoints::Failpoints;
 use domain::ports::{Blobs, Clock, Store};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// 5 MiB receipt + 1 MiB for the fields and the multipart framing.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 6 * 1024 * 1024;
 
 /// Typed API configuration (validated by the runtime before it gets here).
 #[derive(Debug, Clone)]
@@ -30,9 +34,19 @@ pub struct ApiConfig {
     pub rate_limit_per_minute: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
-    /// Hard cap on a request body (a 5 MiB receipt plus 1,000 fields fit well below it;
-    /// Cloud Run's own cap is 32 MiB).
+    /// Hard cap on a request body: what the form needs (a 5 MiB receipt, its fields and the
+    /// multipart framing; the real fields are a few KiB), with 1 MiB of headroom.
     pub max_body_bytes: u64,
+    /// Bytes of request bodies all requests together may hold in memory.
+    pub body_budget_bytes: u64,
+    /// How long a request waits for its share of the budget before the keep-key page
+    /// `servidor_ocupado`.
+    pub body_budget_wait: Duration,
+    /// After an early rejection, how many more bytes are read and discarded so the client
+    /// is reading when the answer comes…
+    pub drain_max_bytes: u64,
+    /// …and for how long at most.
+    pub drain_timeout: Duration,
     /// Cloud project for `logging.googleapis.com/trace`; none in the embedded mode.
     pub trace_project: Option<String>,
 }
@@ -48,7 +62,20 @@ impl Default for ApiConfig {
             frontend_url: "http://localhost:8080".into(),
             rate_limit_per_minute: 0,
             trust_forwarded_for: false,
-            max_body_bytes: 16 * 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            // Cloud Run: 512 MiB per instance at concurrency 80. Eighty full 6 MiB bodies
+            // would be 480 MiB; 64 MiB holds ten full-size receipts at once (typical
+            // receipts are well under 1 MiB, so dozens of ordinary posts), and leaves the
+            // rest of the instance for the process, connection buffers and the pipeline.
+            body_budget_bytes: 64 * 1024 * 1024,
+            // Long enough to ride out a burst of large uploads finishing, short enough that
+            // the browser gets an answer instead of a hung page.
+            body_budget_wait: Duration::from_secs(3),
+            // Draining costs bandwidth, not memory (chunks are dropped as read). 16 MiB is
+            // what the previous server accepted, so any client that worked before still
+            // reads its answer; the 10 s bound stops a trickle from holding a connection.
+            drain_max_bytes: 16 * 1024 * 1024,
+            drain_timeout: Duration::from_secs(10),
             trace_project: None,
         }
     }
@@ -67,6 +94,7 @@ struct Inner {
     catalog: Arc<Catalog>,
     catalog_json: Bytes,
     config: ApiConfig,
+    body: multipart::BodyLimits,
     failpoints: Arc<Failpoints>,
     limiter: Option<rate_limit::RateLimiter>,
     hook: Option<Arc<dyn AcceptedHook>>,
@@ -98,6 +126,15 @@ impl AppState {
                 clock,
                 catalog,
                 catalog_json,
+                body: multipart::BodyLimits {
+                    max_body_bytes: config.max_body_bytes,
+                    budget: multipart::BodyBudget::new(
+                        config.body_budget_bytes,
+                        config.body_budget_wait,
+                    ),
+                    drain_max_bytes: config.drain_max_bytes,
+                    drain_timeout: config.drain_timeout,
+                },
                 config,
                 failpoints,
                 limiter,

@@ -209,14 +209,16 @@ impl Application {
             }
         });
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
+        // Header and body read timeouts and a connection cap (axum::serve has none).
+        let serve = api::server::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = signalled_tx.send(());
-        });
+            router,
+            api::server::ServerLimits::default(),
+            async move {
+                shutdown_signal().await;
+                let _ = signalled_tx.send(());
+            },
+        );
         // In-flight requests get a bounded grace period after the signal, not forever.
         let grace = async move {
             if signalled_rx.await.is_ok() {
