@@ -429,7 +429,49 @@ impl Catalog {
                 })
             })
             .collect();
-        json!({ "comites": comites })
+        json!({ "comites": comites, "formulario": crate::form::formulario_json() })
+    }
+}
+
+/// Test support: the catalogs every catalog-dependent test runs on. The shipped example always;
+/// the conference's real catalog only when `REGISTRO_TEST_CATALOG` names it (it is deployment
+/// data, not part of the repository, so `.ci/run` supplies it and a fresh clone runs without it).
+#[cfg(test)]
+pub(crate) mod test_catalogs {
+    use super::Catalog;
+    use std::ffi::OsStr;
+    use std::path::PathBuf;
+
+    pub const ENV: &str = "REGISTRO_TEST_CATALOG";
+
+    /// The catalog named by `REGISTRO_TEST_CATALOG`, or `None` (said on stderr) when unset.
+    pub fn real() -> Option<Catalog> {
+        let Some(raw) = std::env::var_os(ENV) else {
+            eprintln!("{ENV} is not set: the real-catalog variant of this test did not run");
+            return None;
+        };
+        Some(load(&raw))
+    }
+
+    /// Loads the value of the setting (relative paths from the workspace root). Empty,
+    /// unreadable or invalid: a panic naming the setting, never a silent skip.
+    pub fn load(raw: &OsStr) -> Catalog {
+        assert!(!raw.is_empty(), "{ENV} is set but empty");
+        let shown = raw.to_string_lossy();
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(raw);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{ENV}={shown} cannot be read ({}): {e}", path.display()));
+        Catalog::from_json(&text)
+            .unwrap_or_else(|e| panic!("{ENV}={shown} is not a valid catalog: {e}"))
+    }
+
+    /// `("example", …)`, then `("REGISTRO_TEST_CATALOG", …)` when set.
+    pub fn all() -> Vec<(&'static str, Catalog)> {
+        let mut v = vec![("example", Catalog::example())];
+        v.extend(real().map(|c| (ENV, c)));
+        v
     }
 }
 
@@ -746,7 +788,7 @@ impl<'de> Deserialize<'de> for Node {
 mod tests {
     use super::*;
 
-    const FIXTURE: &str = include_str!("../../../../shared/fixtures/delegaciones.json");
+    use super::test_catalogs;
 
     #[test]
     fn the_default_table_follows_the_code_to_key_rule() {
@@ -757,86 +799,146 @@ mod tests {
     }
 
     #[test]
-    fn the_default_table_labels_every_tipo_of_the_fixture() {
-        let cat = Catalog::from_json(FIXTURE).unwrap();
-        for c in cat.committees() {
-            for g in &c.groups {
-                if let Some(tipo) = &g.tipo {
-                    let meta = DEFAULT_COMMITTEES.iter().find(|m| m.key == c.key).unwrap();
+    fn the_default_table_labels_every_tipo_of_every_test_catalog() {
+        for (name, cat) in test_catalogs::all() {
+            for c in cat.committees() {
+                let meta = DEFAULT_COMMITTEES.iter().find(|m| m.key == c.key).unwrap();
+                for tipo in c.groups.iter().filter_map(|g| g.tipo.as_ref()) {
                     assert!(
                         meta.labels.iter().any(|(t, _)| t == tipo),
-                        "{} {tipo}",
+                        "{name}: {} {tipo}",
                         c.key
                     );
                 }
-            }
-            for t in &c.individual_only_tipos {
-                assert!(c.groups.iter().any(|g| g.tipo.as_deref() == Some(t)), "{t}");
+                for t in &c.individual_only_tipos {
+                    let offered = c.groups.iter().any(|g| g.tipo.as_deref() == Some(t));
+                    assert!(offered, "{name}: {} {t}", c.key);
+                }
             }
         }
     }
 
     #[test]
-    fn the_fixture_loads_with_all_eleven_committees_and_419_entries() {
-        let cat = Catalog::from_json(FIXTURE).unwrap();
-        let codes: Vec<_> = cat.committees().iter().map(|c| c.code.as_str()).collect();
-        assert_eq!(
-            codes,
-            [
-                "SOCHUM",
-                "ONU SIDA",
-                "ONU-Hábitat",
-                "CCPCJ",
-                "UNRWA",
-                "Cumbre",
-                "NASA",
-                "WWF",
-                "Crisis",
-                "FIA",
-                "FHCM"
-            ]
-        );
-        let total: usize = cat
-            .committees()
-            .iter()
-            .flat_map(|c| &c.groups)
-            .map(|g| g.entries.len())
-            .sum();
-        assert_eq!(total, 419);
+    fn every_test_catalog_loads_in_table_order_and_refuses_individual_only_tipos_to_pairs() {
+        for (name, cat) in test_catalogs::all() {
+            let order: Vec<usize> = cat
+                .committees()
+                .iter()
+                .map(|c| {
+                    DEFAULT_COMMITTEES
+                        .iter()
+                        .position(|m| m.key == c.key)
+                        .unwrap()
+                })
+                .collect();
+            assert!(order.is_sorted(), "{name}: {order:?}");
+            for c in cat.committees() {
+                for g in &c.groups {
+                    let only = g.tipo.as_deref().is_some_and(|t| c.is_individual_only(t));
+                    assert_eq!(
+                        c.tipo_allowed(g.tipo.as_deref(), Modality::Pareja),
+                        !only,
+                        "{name}: {} {:?}",
+                        c.key,
+                        g.tipo
+                    );
+                    assert!(c.tipo_allowed(g.tipo.as_deref(), Modality::Individual));
+                    for e in &g.entries {
+                        let (tipo, found) = c.find(&e.nombre).unwrap();
+                        assert_eq!((tipo, found), (g.tipo.as_deref(), e), "{name}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn item_10_the_example_catalog_has_every_shape_the_real_one_has() {
+        let cat = Catalog::example();
+        // Plain lists, in committees open to both modalities.
+        let sochum = cat.committee("SOCHUM").unwrap();
+        assert_eq!(sochum.groups.len(), 1);
+        assert_eq!(sochum.groups[0].tipo, None);
+        assert!(sochum.allows(Modality::Pareja) && sochum.tipo_allowed(None, Modality::Pareja));
+        assert_eq!(sochum.find("Islandia").unwrap().0, None);
+        assert!(sochum.find("islandia").is_none(), "exact match only");
+        // A plain list in an individual-only committee.
+        let crisis = cat.committee("Crisis").unwrap();
+        assert_eq!(crisis.groups[0].tipo, None);
+        assert!(!crisis.allows(Modality::Pareja) && crisis.allows(Modality::Individual));
+        // Typed groups in an individual-only committee.
+        let cumbre = cat.committee("Cumbre").unwrap();
+        assert!(cumbre.groups.len() > 1 && !cumbre.allows(Modality::Pareja));
+        // Typed groups in file order, labelled, with one individual-only tipo.
         let fia = cat.committee("FIA").unwrap();
-        let tipos: Vec<_> = fia
-            .groups
-            .iter()
-            .map(|g| g.tipo.as_deref().unwrap())
-            .collect();
-        assert_eq!(tipos, ["pilotos", "escuderias", "sponsors"], "file order");
+        let tipos: Vec<_> = fia.groups.iter().map(|g| g.tipo.as_deref()).collect();
+        assert_eq!(
+            tipos,
+            [Some("pilotos"), Some("escuderias"), Some("sponsors")],
+            "file order"
+        );
         assert_eq!(fia.groups[1].label.as_deref(), Some("Escuderías"));
-        let (tipo, e) = fia.find("Lewis Hamilton").unwrap();
-        assert_eq!(tipo, Some("pilotos"));
-        assert_eq!(e.abreviacion, "lewis hamilton");
+        let (tipo, e) = fia.find("Lando Norris").unwrap();
+        assert_eq!(
+            (tipo, e.abreviacion.as_str()),
+            (Some("pilotos"), "lando norris")
+        );
         assert!(!fia.tipo_allowed(tipo, Modality::Pareja));
         assert!(fia.tipo_allowed(tipo, Modality::Individual));
         assert!(fia.tipo_allowed(Some("escuderias"), Modality::Pareja));
-        let sochum = cat.committee("SOCHUM").unwrap();
-        assert_eq!(sochum.find("Japón").unwrap().0, None);
-        assert!(sochum.tipo_allowed(None, Modality::Pareja));
-        assert!(sochum.find("japón").is_none(), "exact match only");
-        assert!(!cat.committee("Cumbre").unwrap().allows(Modality::Pareja));
-        assert!(
-            cat.committee("Cumbre")
-                .unwrap()
-                .allows(Modality::Individual)
+        // Several individual-only tipos in one committee, beside one open to pairs.
+        let nasa = cat.committee("NASA").unwrap();
+        assert_eq!(
+            nasa.individual_only_tipos,
+            ["astronautas", "representantes_nasa"]
         );
+        let open: Vec<_> = nasa
+            .groups
+            .iter()
+            .filter(|g| nasa.tipo_allowed(g.tipo.as_deref(), Modality::Pareja))
+            .map(|g| g.tipo.as_deref())
+            .collect();
+        assert_eq!(open, [Some("agencias_espaciales")]);
         assert!(cat.committee("onu-hábitat").is_none(), "codes are exact");
     }
 
     #[test]
-    fn the_example_catalog_offers_five_committees() {
+    fn item_10_a_test_catalog_setting_that_points_at_nothing_fails_loudly() {
+        let err = std::panic::catch_unwind(|| test_catalogs::load("no/such/catalog.json".as_ref()))
+            .expect_err("a missing file must not pass silently");
+        let msg = err.downcast_ref::<String>().unwrap();
+        assert!(
+            msg.contains("REGISTRO_TEST_CATALOG=no/such/catalog.json cannot be read"),
+            "{msg}"
+        );
+        let err = std::panic::catch_unwind(|| test_catalogs::load("".as_ref())).unwrap_err();
+        assert!(
+            err.downcast_ref::<String>()
+                .unwrap()
+                .contains("set but empty")
+        );
+        let example = test_catalogs::load("catalog/example.json".as_ref());
+        assert_eq!(
+            example,
+            Catalog::example(),
+            "relative to the workspace root"
+        );
+    }
+
+    #[test]
+    fn the_example_catalog_offers_six_committees() {
         let cat = Catalog::example();
         let keys: Vec<_> = cat.committees().iter().map(|c| c.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["sochum", "onu_habitat", "cumbre_futuro", "crisis", "fia"],
+            [
+                "sochum",
+                "onu_habitat",
+                "cumbre_futuro",
+                "nasa",
+                "crisis",
+                "fia"
+            ],
             "metadata-table order, not file order"
         );
         for c in cat.committees() {
@@ -896,7 +998,8 @@ mod tests {
             k.sort();
             k
         };
-        assert_eq!(keys(&v), ["comites"]);
+        assert_eq!(keys(&v), ["comites", "formulario"]);
+        assert_eq!(v["formulario"], crate::form::formulario_json());
         assert_eq!(
             keys(sochum),
             [

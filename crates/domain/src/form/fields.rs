@@ -2,11 +2,17 @@
 //! small value checks shared by the rules. The validator, the catalog endpoint and the docs
 //! all read these tables, so a limit is stated once.
 
+use crate::receipt;
+use serde_json::{Value, json};
+use std::ops::RangeInclusive;
+
 pub const KEY_FIELD: &str = "idempotency_key";
 pub const FILE_FIELD: &str = "comprobante";
-pub(super) const MAX_KEY: usize = 128;
+/// Maximum length in characters of `idempotency_key`.
+pub const MAX_KEY: usize = 128;
 pub(super) const NO_APLICA: &str = "No aplica";
-pub(super) const NO_ESTUDIO: &str = "No estudio";
+/// The one escolaridad that needs no `escuela`.
+pub const NO_ESTUDIO: &str = "No estudio";
 
 pub const ESCOLARIDADES: &[&str] = &[
     "Secundaria",
@@ -15,8 +21,10 @@ pub const ESCOLARIDADES: &[&str] = &[
     "Egresado",
     NO_ESTUDIO,
 ];
-const MODALIDADES: &[&str] = &["individual", "pareja"];
-const SI_NO: &[&str] = &["si", "no"];
+/// Values of `modalidad`.
+pub const MODALIDADES: &[&str] = &["individual", "pareja"];
+/// Values of `delegacion_oficial`.
+pub const SI_NO: &[&str] = &["si", "no"];
 
 /// What a declared field must look like (R0/F0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +35,9 @@ pub enum Check {
     Email,
     /// A committee code of the catalog.
     Committee,
+    /// An age: a value over the length limit is an invalid age (`edad_invalida`), not a
+    /// too-long field; the range is checked by the age rule ([`EDADES`]).
+    Age,
 }
 
 /// A declared form field of reference/api.md §1.2 / §1.3.
@@ -72,7 +83,7 @@ pub const DELEGACIONES_FIELDS: &[Declared] = &[
     field("responsable_delegacion_oficial", OPT, TEXT, Check::Text),
     field("nombre_0", REQ, TEXT, Check::Text),
     field("apellido_0", REQ, TEXT, Check::Text),
-    field("edad_0", REQ, AGE, Check::Text),
+    field("edad_0", REQ, AGE, Check::Age),
     field("celular_0", REQ, PHONE, Check::Text),
     field("correo_0", REQ, TEXT, Check::Email),
     field("pais_0", REQ, TEXT, Check::Text),
@@ -85,7 +96,7 @@ pub const DELEGACIONES_FIELDS: &[Declared] = &[
     field("info_extra_0", OPT, TEXT, Check::Text),
     field("nombre_1", OPT, TEXT, Check::Text),
     field("apellido_1", OPT, TEXT, Check::Text),
-    field("edad_1", OPT, AGE, Check::Text),
+    field("edad_1", OPT, AGE, Check::Age),
     field("celular_1", OPT, PHONE, Check::Text),
     // "email OR string" in the reference: checked as an e-mail only in `pareja` (a business rule).
     field("correo_1", OPT, TEXT, Check::Text),
@@ -137,7 +148,8 @@ pub const ROW_FIELDS: &[(&str, usize)] = &[
     ("escuela", TEXT),
 ];
 
-pub(super) const MIN_DELEGACIONES: usize = 4;
+/// Fewest delegations a faculty advisor may register (`numero_delegaciones`).
+pub const MIN_DELEGACIONES: usize = 4;
 
 /// Participant `i` fields R9 requires in `pareja` (reference order).
 pub(super) const CODELEGACION_REQUIRED: &[&str] = &[
@@ -162,11 +174,14 @@ pub(super) fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// ASCII digits only, 1–2 characters, 11..=26.
+/// The ages the age rule accepts (R7/R8, faculty rows).
+pub const EDADES: RangeInclusive<i64> = 11..=26;
+
+/// ASCII digits only, 1–2 characters, in [`EDADES`].
 pub(super) fn parse_age(s: &str) -> Option<i64> {
-    let ok = (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = (1..=AGE).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     let age: i64 = if ok { s.parse().ok()? } else { return None };
-    (11..=26).contains(&age).then_some(age)
+    EDADES.contains(&age).then_some(age)
 }
 
 /// After removing spaces, `-`, `.`, `(`, `)`: an optional `+` then 7–15 ASCII digits.
@@ -177,4 +192,69 @@ pub(super) fn valid_phone(s: &str) -> bool {
         .collect();
     let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
     (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The form's fixed values, served as `formulario` in `GET /registro/catalogo`: allowed
+/// values, the age range, the faculty minimum and every field's limit, read from the very
+/// tables and constants the validator uses, so a front needs no hand-kept copy.
+pub fn formulario_json() -> Value {
+    let rows: Vec<Value> = ROW_FIELDS
+        .iter()
+        .map(|(prefix, max)| {
+            // A row field is checked as the same field of the delegaciones form.
+            let check = DELEGACIONES_FIELDS
+                .iter()
+                .find(|d| d.name.strip_suffix("_0") == Some(prefix))
+                .map_or(Check::Text, |d| d.check);
+            json!({
+                "nombre": format!("{prefix}_d{{i}}"),
+                "requerido": *prefix != "escuela",
+                "max": max,
+                "tipo": check_kind(check),
+                "valores": check_values(check),
+            })
+        })
+        .collect();
+    json!({
+        "modalidades": MODALIDADES,
+        "si_no": SI_NO,
+        "escolaridades": ESCOLARIDADES,
+        "escolaridad_sin_escuela": NO_ESTUDIO,
+        "edad": { "min": EDADES.start(), "max": EDADES.end() },
+        "min_delegaciones": MIN_DELEGACIONES,
+        "idempotency_key": { "campo": KEY_FIELD, "max": MAX_KEY },
+        "comprobante": { "campo": FILE_FIELD, "max_bytes": receipt::MAX_BYTES },
+        "campos": {
+            "delegaciones": DELEGACIONES_FIELDS.iter().map(declared_json).collect::<Vec<_>>(),
+            "faculty": FACULTY_FIELDS.iter().map(declared_json).collect::<Vec<_>>(),
+            "faculty_fila": rows,
+        },
+    })
+}
+
+fn declared_json(d: &Declared) -> Value {
+    json!({
+        "nombre": d.name,
+        "requerido": d.required,
+        "max": d.max,
+        "tipo": check_kind(d.check),
+        "valores": check_values(d.check),
+    })
+}
+
+fn check_kind(check: Check) -> &'static str {
+    match check {
+        Check::Text => "texto",
+        Check::OneOf(_) => "opcion",
+        Check::Email => "correo",
+        Check::Committee => "comite",
+        Check::Age => "edad",
+    }
+}
+
+fn check_values(check: Check) -> Value {
+    match check {
+        Check::OneOf(values) => json!(values),
+        _ => Value::Null,
+    }
 }

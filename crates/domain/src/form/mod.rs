@@ -3,7 +3,7 @@
 //! plus its fingerprint, or the first rule that failed, with its reference message.
 //!
 //! The checks run in the reference order: declared fields (R0/F0: presence, length in
-//! characters, allowed values, e-mail syntax), the idempotency key (R1/F1), the receipt
+//! characters, where an over-long age answers `edad_invalida`, allowed values, e-mail syntax), the idempotency key (R1/F1), the receipt
 //! (R2/F2), then the business rules of §2.1/§2.2. What the older system left unchecked is
 //! checked here at the position the lead decided: delegation choices against the catalog and
 //! their committee (R10/R11 in both modalities), the third delegation option, `correo_1`,
@@ -166,10 +166,10 @@ fn check_declared(
             continue;
         };
         if d.max.is_some_and(|max| chars(value) > max) {
-            return Err(reject(rules::CAMPO_DEMASIADO_LARGO, d.name));
+            return Err(reject(too_long_rule(d.check), d.name));
         }
         let value = match d.check {
-            Check::Text => value.to_owned(),
+            Check::Text | Check::Age => value.to_owned(),
             Check::OneOf(allowed) if allowed.contains(&value) => value.to_owned(),
             Check::Committee if catalog.is_some_and(|c| c.committee(value).is_some()) => {
                 value.to_owned()
@@ -184,6 +184,15 @@ fn check_declared(
         fields.insert(d.name, Some(value));
     }
     Ok(fields)
+}
+
+/// The rule an over-long declared field breaks: for an age, the age rule (`17a` is an invalid
+/// age, not a long text), at the same position, so no other rule's order changes.
+fn too_long_rule(check: Check) -> Rule {
+    match check {
+        Check::Age => rules::EDAD_INVALIDA,
+        _ => rules::CAMPO_DEMASIADO_LARGO,
+    }
 }
 
 /// R1 / F1 (reference/api.md §5.1): absent or blank → no explicit key (fallback mode).
@@ -486,7 +495,12 @@ fn parse_row(form: &RawForm, i: usize) -> Result<Option<FacultyRow>, Rejection> 
     // Lengths first, as R0 comes before every other rule on declared fields.
     for (p, max) in ROW_FIELDS {
         if chars(val(p)) > *max {
-            return Err(reject(rules::CAMPO_DEMASIADO_LARGO, &name(p)));
+            let check = if *p == "edad" {
+                Check::Age
+            } else {
+                Check::Text
+            };
+            return Err(reject(too_long_rule(check), &name(p)));
         }
     }
     for (p, _) in ROW_FIELDS.iter().filter(|(p, _)| *p != "escuela") {

@@ -7,12 +7,13 @@ use serde_json::json;
 use std::sync::LazyLock;
 
 static EXAMPLE: LazyLock<Catalog> = LazyLock::new(Catalog::example);
-static FIXTURE: LazyLock<Catalog> = LazyLock::new(|| {
-    Catalog::from_json(include_str!(
-        "../../../../../shared/fixtures/delegaciones.json"
-    ))
-    .unwrap()
-});
+/// The real catalog when `REGISTRO_TEST_CATALOG` names it (see `catalog::test_catalogs`).
+static REAL: LazyLock<Option<Catalog>> = LazyLock::new(crate::catalog::test_catalogs::real);
+
+/// The example, then the real catalog when set.
+fn catalogs() -> Vec<&'static Catalog> {
+    std::iter::once(&*EXAMPLE).chain(REAL.as_ref()).collect()
+}
 
 const PDF: &[u8] = b"%PDF-1.4\n";
 const KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -207,7 +208,7 @@ fn check_cases(cases: Vec<(&str, Result<Validated, Rejection>, Rule, &str)>) {
 
 #[test]
 fn valid_individual_and_pareja_forms_pass_with_both_catalogs() {
-    for cat in [&*EXAMPLE, &*FIXTURE] {
+    for cat in catalogs() {
         for m in [Modality::Individual, Modality::Pareja] {
             let v = parse_delegaciones(&delegaciones(cat, m), cat)
                 .unwrap_or_else(|r| panic!("{m:?}: {r:?}"));
@@ -233,23 +234,57 @@ fn valid_individual_and_pareja_forms_pass_with_both_catalogs() {
 }
 
 #[test]
-fn the_fixture_refuses_a_pilot_to_a_codelegation_and_accepts_it_individually() {
-    let pilot = [
-        ("comite_0", "FIA"),
-        ("comite_0_pais_0", "FIA:Lewis Hamilton"),
-        ("comite_0_pais_1", "FIA:Aramco"),
-        ("comite_0_pais_2", "FIA:McLaren"),
-    ];
-    let f = with(delegaciones(&FIXTURE, Modality::Pareja), &pilot);
-    let r = parse_delegaciones(&f, &FIXTURE).unwrap_err();
-    assert_eq!(r.code, "delegacion_no_disponible_en_codelegacion");
-    assert_eq!(r.field.as_deref(), Some("comite_0_pais_0"));
-    let f = with(delegaciones(&FIXTURE, Modality::Individual), &pilot);
-    let v = parse_delegaciones(&f, &FIXTURE).unwrap();
-    assert_eq!(
-        delegacion_data(&v).comites[0].opciones[0].as_deref(),
-        Some("Lewis Hamilton")
-    );
+fn every_catalog_refuses_an_individual_only_delegation_to_a_pair_and_accepts_it_individually() {
+    for cat in catalogs() {
+        let c = cat
+            .committees()
+            .iter()
+            .find(|c| c.allows(Modality::Pareja) && !c.individual_only_tipos.is_empty())
+            .expect("a committee open to pairs with an individual-only tipo");
+        let only = c
+            .groups
+            .iter()
+            .find(|g| !c.tipo_allowed(g.tipo.as_deref(), Modality::Pareja))
+            .unwrap();
+        let first = &only.entries[0];
+        let others: Vec<_> = c
+            .groups
+            .iter()
+            .flat_map(|g| &g.entries)
+            .filter(|e| e.nombre != first.nombre)
+            .take(2)
+            .collect();
+        let pick = |m: Modality| {
+            let k = choices(cat, m)
+                .iter()
+                .position(|(code, _)| *code == c.code)
+                .unwrap_or(0);
+            [
+                (format!("comite_{k}"), c.code.clone()),
+                (format!("comite_{k}_pais_0"), c.form_value(first)),
+                (format!("comite_{k}_pais_1"), c.form_value(others[0])),
+                (format!("comite_{k}_pais_2"), c.form_value(others[1])),
+            ]
+        };
+        let apply = |m: Modality| {
+            let mut f = delegaciones(cat, m);
+            for (k, v) in pick(m) {
+                f.push(k, v);
+            }
+            f
+        };
+        let r = parse_delegaciones(&apply(Modality::Pareja), cat).unwrap_err();
+        assert_eq!(r.code, "delegacion_no_disponible_en_codelegacion");
+        assert_eq!(r.field, Some(pick(Modality::Pareja)[1].0.clone()));
+        let v = parse_delegaciones(&apply(Modality::Individual), cat).unwrap();
+        let k: usize = pick(Modality::Individual)[0].0["comite_".len()..]
+            .parse()
+            .unwrap();
+        assert_eq!(
+            delegacion_data(&v).comites[k].opciones[0].as_deref(),
+            Some(first.nombre.as_str())
+        );
+    }
 }
 
 #[test]
@@ -398,9 +433,9 @@ fn every_delegaciones_rule_rejects_with_its_code_message_and_field() {
             "nombre_1",
         ),
         (
-            "R0 age over 2 characters",
+            "R0 age over 2 characters is an invalid age",
             p(ind(&[("edad_0", "017")])),
-            CAMPO_DEMASIADO_LARGO,
+            EDAD_INVALIDA,
             "edad_0",
         ),
         (
@@ -441,7 +476,7 @@ fn every_delegaciones_rule_rejects_with_its_code_message_and_field() {
         ),
         (
             "R0 committee not in the catalog",
-            p(ind(&[("comite_2", "NASA")])),
+            p(ind(&[("comite_2", "UNRWA")])),
             VALOR_NO_PERMITIDO,
             "comite_2",
         ),
@@ -982,9 +1017,9 @@ fn every_faculty_rule_rejects_with_its_code_message_and_field() {
             "edad_d1",
         ),
         (
-            "row age over 2 characters",
+            "row age over 2 characters is an invalid age",
             p(fac(&[("edad_d1", "015")])),
-            CAMPO_DEMASIADO_LARGO,
+            EDAD_INVALIDA,
             "edad_d1",
         ),
         (
@@ -1295,7 +1330,9 @@ proptest! {
             });
         }
         assert_outcome(&parse_delegaciones(&f, &EXAMPLE));
-        assert_outcome(&parse_delegaciones(&f, &FIXTURE));
+        if let Some(real) = REAL.as_ref() {
+            assert_outcome(&parse_delegaciones(&f, real));
+        }
         assert_outcome(&parse_faculty(&f));
     }
 
@@ -1344,7 +1381,261 @@ proptest! {
         let f = with(form, &[(name.as_str(), &c.to_string().repeat(max + 1))]);
         let r = if which == 2 { parse_faculty(&f) } else { parse_delegaciones(&f, &EXAMPLE) };
         let r = r.expect_err("over-long field accepted");
-        prop_assert_eq!(r.code, rules::CAMPO_DEMASIADO_LARGO.0);
+        let want = if name.starts_with("edad_") { rules::EDAD_INVALIDA } else { rules::CAMPO_DEMASIADO_LARGO };
+        prop_assert_eq!(r.code, want.0);
         prop_assert_eq!(r.field.as_deref(), Some(name.as_str()));
+    }
+}
+
+#[test]
+fn item_14_an_age_that_is_too_long_and_not_a_number_is_an_invalid_age() {
+    let long = "1".repeat(31);
+    check_cases(vec![
+        (
+            "edad_0 17a",
+            parse_delegaciones(&ind(&[("edad_0", "17a")]), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_0",
+        ),
+        (
+            "edad_0 123",
+            parse_delegaciones(&ind(&[("edad_0", "123")]), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_0",
+        ),
+        (
+            "edad_1 17a in pareja",
+            parse_delegaciones(&par(&[("edad_1", "17a")]), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_1",
+        ),
+        (
+            "edad_1 17a in individual",
+            parse_delegaciones(&ind(&[("edad_1", "17a")]), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_1",
+        ),
+        (
+            "edad_d2 17a",
+            parse_faculty(&fac(&[("edad_d2", "17a")])),
+            rules::EDAD_INVALIDA,
+            "edad_d2",
+        ),
+        // Still at R0's position: before the receipt and the key…
+        (
+            "edad_0 17a without a receipt",
+            parse_delegaciones(&without_file(ind(&[("edad_0", "17a")])), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_0",
+        ),
+        (
+            "edad_0 17a with a bad key",
+            parse_delegaciones(&ind(&[("edad_0", "17a"), (KEY_FIELD, "a b")]), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_0",
+        ),
+        // …and after the declared fields before it.
+        (
+            "edad_0 17a after a too-long celular_0… no: edad_0 comes first",
+            parse_delegaciones(&ind(&[("edad_0", "17a"), ("celular_0", &long)]), &EXAMPLE),
+            rules::EDAD_INVALIDA,
+            "edad_0",
+        ),
+        (
+            "a too-long apellido_0 before edad_0",
+            parse_delegaciones(
+                &ind(&[("edad_0", "17a"), ("apellido_0", &"x".repeat(151))]),
+                &EXAMPLE,
+            ),
+            rules::CAMPO_DEMASIADO_LARGO,
+            "apellido_0",
+        ),
+        (
+            "a too-long apellido_d2 before edad_d2",
+            parse_faculty(&fac(&[
+                ("edad_d2", "17a"),
+                ("apellido_d2", &"x".repeat(151)),
+            ])),
+            rules::CAMPO_DEMASIADO_LARGO,
+            "apellido_d2",
+        ),
+        // Other fields keep the length code.
+        (
+            "a too-long celular_0",
+            parse_delegaciones(&ind(&[("celular_0", &long)]), &EXAMPLE),
+            rules::CAMPO_DEMASIADO_LARGO,
+            "celular_0",
+        ),
+        (
+            "a too-long numero_delegaciones",
+            parse_faculty(&fac(&[("numero_delegaciones", "4a1")])),
+            rules::CAMPO_DEMASIADO_LARGO,
+            "numero_delegaciones",
+        ),
+    ]);
+}
+
+/// Every declared field of a form with the limits the catalog JSON serves for it.
+fn served_fields(list: &serde_json::Value) -> Vec<(String, bool, Option<usize>)> {
+    list.as_array()
+        .expect("a list of fields")
+        .iter()
+        .map(|f| {
+            (
+                f["nombre"].as_str().unwrap().replace("{i}", "0"),
+                f["requerido"].as_bool().unwrap(),
+                f["max"].as_u64().map(|m| m as usize),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn item_13_the_form_values_served_with_the_catalog_are_the_ones_the_validator_enforces() {
+    let served = EXAMPLE.public_json();
+    let v = &served["formulario"];
+    assert_eq!(
+        v,
+        &formulario_json(),
+        "the catalog serves the form's own values"
+    );
+    let ok = |f: RawForm| parse_delegaciones(&f, &EXAMPLE);
+    let code = |r: Result<Validated, Rejection>| r.map(|_| "ok").unwrap_or_else(|e| e.code);
+    let strs = |x: &serde_json::Value| -> Vec<String> {
+        x.as_array()
+            .unwrap_or_else(|| panic!("a list: {x}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let modalidades = strs(&v["modalidades"]);
+    assert!(!modalidades.is_empty());
+    for m in &modalidades {
+        let m = Modality::parse(m).unwrap();
+        assert_eq!(code(ok(delegaciones(&EXAMPLE, m))), "ok", "{m:?}");
+    }
+    assert_eq!(
+        code(ok(ind(&[("modalidad", "trio")]))),
+        "valor_no_permitido"
+    );
+
+    let si_no = strs(&v["si_no"]);
+    assert_eq!(si_no.len(), 2);
+    for x in &si_no {
+        let f = ind(&[
+            ("delegacion_oficial", x),
+            ("nombre_delegacion_oficial", "Colegio"),
+            ("responsable_delegacion_oficial", "Prof."),
+        ]);
+        assert_eq!(code(ok(f)), "ok", "{x}");
+    }
+    assert_eq!(
+        code(ok(ind(&[("delegacion_oficial", "sí")]))),
+        "valor_no_permitido"
+    );
+
+    let sin_escuela = v["escolaridad_sin_escuela"].as_str().unwrap();
+    for e in strs(&v["escolaridades"]) {
+        assert_eq!(code(ok(ind(&[("escolaridad_0", &e)]))), "ok", "{e}");
+        let without = code(ok(ind(&[("escolaridad_0", &e), ("escuela_0", "")])));
+        let want = if e == sin_escuela {
+            "ok"
+        } else {
+            "falta_escuela"
+        };
+        assert_eq!(without, want, "{e}");
+    }
+    assert_eq!(
+        code(ok(ind(&[("escolaridad_0", "Otra")]))),
+        "valor_no_permitido"
+    );
+
+    let (min, max) = (
+        v["edad"]["min"].as_i64().unwrap(),
+        v["edad"]["max"].as_i64().unwrap(),
+    );
+    for (age, want) in [
+        (min - 1, "edad_invalida"),
+        (min, "ok"),
+        (max, "ok"),
+        (max + 1, "edad_invalida"),
+    ] {
+        let age = age.to_string();
+        assert_eq!(code(ok(ind(&[("edad_0", &age)]))), want, "edad_0={age}");
+        let row = parse_faculty(&fac(&[("edad_d0", &age)]));
+        assert_eq!(code(row), want, "edad_d0={age}");
+    }
+
+    let n = v["min_delegaciones"].as_u64().unwrap() as usize;
+    assert_eq!(code(parse_faculty(&faculty(n))), "ok");
+    assert_eq!(
+        code(parse_faculty(&faculty(n - 1))),
+        "numero_delegaciones_invalido"
+    );
+
+    let key_max = v["idempotency_key"]["max"].as_u64().unwrap() as usize;
+    assert_eq!(v["idempotency_key"]["campo"], KEY_FIELD);
+    assert_eq!(code(ok(ind(&[(KEY_FIELD, &"k".repeat(key_max))]))), "ok");
+    let r = ok(ind(&[(KEY_FIELD, &"k".repeat(key_max + 1))])).unwrap_err();
+    assert_eq!(
+        (r.code, r.field.as_deref()),
+        ("campo_demasiado_largo", Some(KEY_FIELD))
+    );
+
+    let bytes = v["comprobante"]["max_bytes"].as_u64().unwrap() as usize;
+    assert_eq!(v["comprobante"]["campo"], FILE_FIELD);
+    let mut big = PDF.to_vec();
+    big.resize(bytes, b' ');
+    let at_limit = with_file(ind(&[]), "r.pdf", "application/pdf", &big);
+    assert_eq!(code(ok(at_limit)), "ok");
+    big.push(b' ');
+    let over = with_file(ind(&[]), "r.pdf", "application/pdf", &big);
+    assert_eq!(code(ok(over)), "comprobante_muy_grande");
+
+    type Parser<'a> = Box<dyn Fn(&[(&str, &str)]) -> Result<Validated, Rejection> + 'a>;
+    let forms: [(&str, Parser); 3] = [
+        ("delegaciones", Box::new(|c| ok(ind(c)))),
+        ("faculty", Box::new(|c| parse_faculty(&fac(c)))),
+        ("faculty_fila", Box::new(|c| parse_faculty(&fac(c)))),
+    ];
+    for (form, parse) in forms {
+        let fields = served_fields(&v["campos"][form]);
+        assert!(!fields.is_empty(), "{form}");
+        for (name, required, max) in fields {
+            if let Some(max) = max {
+                let r = parse(&[(&name, &"9".repeat(max + 1))]).unwrap_err();
+                assert_eq!(
+                    r.field.as_deref(),
+                    Some(name.as_str()),
+                    "{form} {name} max {max}"
+                );
+                let want = if name.starts_with("edad") {
+                    "edad_invalida"
+                } else {
+                    "campo_demasiado_largo"
+                };
+                assert_eq!(r.code, want, "{form} {name}");
+            }
+            let r = parse(&[(&name, "")]);
+            if required {
+                let r = r.unwrap_err();
+                assert_eq!(
+                    r.field.as_deref(),
+                    Some(name.as_str()),
+                    "{form} {name} required"
+                );
+                assert!(
+                    ["campo_faltante", "faltan_datos_delegacion"].contains(&r.code),
+                    "{form} {name}: {r:?}"
+                );
+            } else {
+                let missing = r.err().filter(|e| {
+                    e.field.as_deref() == Some(name.as_str())
+                        && ["campo_faltante", "faltan_datos_delegacion"].contains(&e.code)
+                });
+                assert_eq!(missing, None, "{form} {name} is optional");
+            }
+        }
     }
 }
