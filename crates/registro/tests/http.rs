@@ -22,23 +22,30 @@ use testkit::spawn::Options;
 
 #[tokio::test]
 async fn valid_forms_built_from_the_real_catalog_are_accepted() {
-    let env = Env::start(Options::default().catalog(testkit::forms::real_catalog_path()));
-    for (i, form) in [
-        FormFixture::individual(&env.catalog, &key(1)),
-        FormFixture::pareja(&env.catalog, &key(2)),
-        FormFixture::faculty(&key(3), 5),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let path = if i == 2 { FACULTY } else { DELEGACIONES };
-        let r = env.post(path, &form).await;
-        assert!(r.is_confirmation(), "form {i}: {r:?}");
+    // The example always; the real catalog when REGISTRO_TEST_CATALOG names it.
+    for catalog in testkit::forms::test_catalog_paths() {
+        let env = Env::start(Options::default().catalog(catalog.clone()));
+        for (i, form) in [
+            FormFixture::individual(&env.catalog, &key(1)),
+            FormFixture::pareja(&env.catalog, &key(2)),
+            FormFixture::faculty(&key(3), 5),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = if i == 2 { FACULTY } else { DELEGACIONES };
+            let r = env.post(path, &form).await;
+            assert!(
+                r.is_confirmation(),
+                "{}: form {i}: {r:?}",
+                catalog.display()
+            );
+        }
+        assert_eq!(env.count("submissions"), 3);
+        assert_eq!(env.count("outbox"), 3);
+        assert_eq!(env.count("idempotency"), 3);
+        assert_eq!(env.blob_files().len(), 3);
     }
-    assert_eq!(env.count("submissions"), 3);
-    assert_eq!(env.count("outbox"), 3);
-    assert_eq!(env.count("idempotency"), 3);
-    assert_eq!(env.blob_files().len(), 3);
 }
 
 #[tokio::test]
@@ -485,32 +492,38 @@ async fn a_crash_between_upload_and_commit_leaves_nothing_after_restart() {
 
 #[tokio::test]
 async fn the_catalog_is_served_as_json_for_the_front() {
-    let env = Env::start(Options::default().catalog(testkit::forms::real_catalog_path()));
-    let res = testkit::spawn::client()
-        .get(env.app.url("/registro/catalogo"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let v: serde_json::Value = res.json().await.unwrap();
-    let comites = v["comites"].as_array().unwrap();
-    assert_eq!(comites.len(), 11);
-    let total: usize = comites
-        .iter()
-        .flat_map(|c| c["grupos"].as_array().unwrap())
-        .map(|g| g["delegaciones"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(total, 419);
-    let fia = comites.iter().find(|c| c["codigo"] == "FIA").unwrap();
-    assert_eq!(fia["tipos_solo_individual"], serde_json::json!(["pilotos"]));
-    let v0 = &fia["grupos"][0]["delegaciones"][0]["valor"];
-    assert!(v0.as_str().unwrap().starts_with("FIA:"));
+    // The example always; the real catalog when REGISTRO_TEST_CATALOG names it.
+    for catalog in testkit::forms::test_catalog_paths() {
+        let env = Env::start(Options::default().catalog(catalog.clone()));
+        let res = testkit::spawn::client()
+            .get(env.app.url("/registro/catalogo"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(v, env.catalog.public_json(), "{}", catalog.display());
+        let comites = v["comites"].as_array().unwrap();
+        assert_eq!(comites.len(), env.catalog.committees().len());
+        let fia = comites.iter().find(|c| c["codigo"] == "FIA").unwrap();
+        assert_eq!(fia["tipos_solo_individual"], serde_json::json!(["pilotos"]));
+        let v0 = &fia["grupos"][0]["delegaciones"][0]["valor"];
+        assert!(v0.as_str().unwrap().starts_with("FIA:"));
+        // item 13: the form's fixed values come with the catalog.
+        let f = &v["formulario"];
+        assert_eq!(
+            f["modalidades"],
+            serde_json::json!(["individual", "pareja"])
+        );
+        assert_eq!(f["edad"], serde_json::json!({"min": 11, "max": 26}));
+        assert_eq!(f["min_delegaciones"], 4);
+    }
 }
 
 #[tokio::test]

@@ -1,13 +1,49 @@
 //! Form fixtures: valid delegaciones and faculty forms built from any catalog (the shipped
-//! example or the real conference fixture), with helpers to break them one field at a time.
+//! example or the real conference catalog named by `REGISTRO_TEST_CATALOG`), with helpers to
+//! break them one field at a time.
 
 use domain::catalog::{Catalog, Committee, Modality};
 use domain::form::{RawForm, Upload};
 use std::path::PathBuf;
 
-/// Path of the real conference catalog in `../shared/fixtures` (test data only).
-pub fn real_catalog_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/delegaciones.json")
+/// The setting naming the conference's real catalog for tests. It is deployment data (supplied
+/// to a server through `REGISTRO_CATALOG`), not part of the repository: `.ci/run` sets it, a
+/// fresh clone runs without it.
+pub const TEST_CATALOG_ENV: &str = "REGISTRO_TEST_CATALOG";
+
+/// The catalog `REGISTRO_TEST_CATALOG` names (relative paths from the workspace root), checked
+/// to be readable and valid. Unset: `None`, said on stderr so a skipped variant never passes
+/// silently. Set but empty, unreadable or invalid: a panic naming the setting.
+pub fn real_catalog_path() -> Option<PathBuf> {
+    let Some(raw) = std::env::var_os(TEST_CATALOG_ENV) else {
+        eprintln!(
+            "{TEST_CATALOG_ENV} is not set: the real-catalog variant of this test did not run"
+        );
+        return None;
+    };
+    assert!(!raw.is_empty(), "{TEST_CATALOG_ENV} is set but empty");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(&raw);
+    let shown = raw.to_string_lossy();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{TEST_CATALOG_ENV}={shown} cannot be read ({}): {e}",
+            path.display()
+        )
+    });
+    if let Err(e) = Catalog::from_json(&text) {
+        panic!("{TEST_CATALOG_ENV}={shown} is not a valid catalog: {e}");
+    }
+    Some(path)
+}
+
+/// The catalogs catalog-dependent tests run on: the shipped example always, then the real one
+/// when `REGISTRO_TEST_CATALOG` is set.
+pub fn test_catalog_paths() -> Vec<PathBuf> {
+    let mut v = vec![example_catalog_path()];
+    v.extend(real_catalog_path());
+    v
 }
 
 /// Path of the example catalog shipped with the product.
