@@ -48,11 +48,8 @@ async fn run(state: &AppState, kind: SubmissionType, req: Request) -> Outcome {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let xff = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        if let Some(ip) = rate_limit::client_ip(peer, xff, inner.config.trust_forwarded_for)
+        if let Some(ip) =
+            rate_limit::client_ip(peer, req.headers(), inner.config.trust_forwarded_for)
             && let rate_limit::Verdict::Limited { source_hash } = limiter.check(ip, Instant::now())
         {
             tracing::warn!(
@@ -112,6 +109,10 @@ fn invalid(rejection: Rejection) -> Outcome {
     );
     Outcome::Invalid {
         code: rejection.code,
+        // Only a declared name reaches the browser (a placeholder for any other part name).
+        field: rejection
+            .field
+            .filter(|f| domain::form::is_declared_field(f)),
     }
 }
 

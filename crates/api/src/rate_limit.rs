@@ -45,7 +45,7 @@ impl RateLimiter {
     fn key(&self, ip: IpAddr) -> [u8; 16] {
         let mut h = Sha256::new();
         h.update(self.secret);
-        h.update(ip.to_string().as_bytes());
+        h.update(source_of(ip).as_bytes());
         h.update(self.secret);
         let d = h.finalize();
         let mut k = [0u8; 16];
@@ -85,19 +85,41 @@ impl RateLimiter {
     }
 }
 
+/// What one client is, for counting: an IPv4 address, or an IPv6 /64 (one subscriber's
+/// prefix: a host picks any of its 2^64 addresses at will, so counting addresses counts nothing).
+fn source_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// The client address: the peer, or with a trusted proxy the right-most `X-Forwarded-For` entry
-/// (the one the proxy itself appended; entries to its left are client-controlled).
+/// across all the header's lines (the one the proxy itself appended; every entry to its left,
+/// and every earlier line, is client-controlled: a client may send its own header line, and the
+/// proxy appends its entry to the last one or adds a line of its own).
 pub fn client_ip(
     peer: Option<IpAddr>,
-    forwarded_for: Option<&str>,
+    headers: &http::HeaderMap,
     trust_proxy: bool,
 ) -> Option<IpAddr> {
-    if trust_proxy
-        && let Some(ip) = forwarded_for
+    if trust_proxy {
+        let last = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
-            .and_then(|s| s.trim().parse().ok())
-    {
-        return Some(ip);
+            .and_then(|s| s.trim().parse().ok());
+        if let Some(ip) = last {
+            return Some(ip);
+        }
     }
     peer
 }
@@ -120,16 +142,79 @@ mod tests {
         assert_eq!(rl.check(ip, t0 + WINDOW), Verdict::Allowed);
     }
 
+    fn xff(lines: &[&str]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for l in lines {
+            h.append("x-forwarded-for", l.parse().unwrap());
+        }
+        h
+    }
+
     #[test]
     fn forwarded_for_is_used_only_behind_a_trusted_proxy() {
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
-        let xff = Some("1.1.1.1, 198.51.100.7");
-        assert_eq!(client_ip(Some(peer), xff, false), Some(peer));
+        let h = xff(&["1.1.1.1, 198.51.100.7"]);
+        assert_eq!(client_ip(Some(peer), &h, false), Some(peer));
         assert_eq!(
-            client_ip(Some(peer), xff, true),
+            client_ip(Some(peer), &h, true),
             Some("198.51.100.7".parse().unwrap())
         );
-        assert_eq!(client_ip(Some(peer), Some("garbage"), true), Some(peer));
+        assert_eq!(client_ip(Some(peer), &xff(&["garbage"]), true), Some(peer));
+        assert_eq!(client_ip(Some(peer), &xff(&[]), true), Some(peer));
+    }
+
+    #[test]
+    fn item_06_the_right_most_entry_counts_across_every_forwarded_for_line() {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        // A spoofed first line, then the line the proxy added.
+        let h = xff(&["203.0.113.66", "1.2.3.4, 198.51.100.7"]);
+        assert_eq!(
+            client_ip(Some(peer), &h, true),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        let rl = RateLimiter::new(2, [3; 32]);
+        let t0 = Instant::now();
+        let mut limited = 0;
+        for n in 0..5 {
+            let spoofed = format!("203.0.113.{n}");
+            let h = xff(&[&spoofed, "198.51.100.7"]);
+            let ip = client_ip(Some(peer), &h, true).unwrap();
+            if rl.check(ip, t0) != Verdict::Allowed {
+                limited += 1;
+            }
+        }
+        assert_eq!(
+            limited, 3,
+            "a new spoofed first line each time changes nothing"
+        );
+    }
+
+    #[test]
+    fn item_06_ipv6_clients_are_counted_per_64_prefix() {
+        let rl = RateLimiter::new(2, [5; 32]);
+        let t0 = Instant::now();
+        let same_64 = [
+            "2001:db8:1:2::1",
+            "2001:db8:1:2:ffff::9",
+            "2001:db8:1:2:abcd:ef01:2345:6789",
+        ];
+        let verdicts: Vec<Verdict> = same_64
+            .iter()
+            .map(|a| rl.check(a.parse().unwrap(), t0))
+            .collect();
+        assert_eq!(verdicts[..2], [Verdict::Allowed, Verdict::Allowed]);
+        assert!(matches!(verdicts[2], Verdict::Limited { .. }));
+        assert_eq!(
+            rl.check("2001:db8:1:3::1".parse().unwrap(), t0),
+            Verdict::Allowed
+        );
+        // An IPv4 client seen through an IPv6 socket is the same IPv4 client.
+        let v4 = RateLimiter::new(1, [5; 32]);
+        assert_eq!(v4.check("192.0.2.7".parse().unwrap(), t0), Verdict::Allowed);
+        assert!(matches!(
+            v4.check("::ffff:192.0.2.7".parse().unwrap(), t0),
+            Verdict::Limited { .. }
+        ));
     }
 
     #[test]

@@ -14,8 +14,12 @@ pub enum Outcome {
     RotateKey { code: &'static str },
     /// The same key should be retried later (in progress, infrastructure trouble).
     KeepKey { code: &'static str },
-    /// The form itself is wrong; the key is kept.
-    Invalid { code: &'static str },
+    /// The form itself is wrong; the key is kept. `field` is the declared field the rule
+    /// failed on (`campo=`), so the page can point at it.
+    Invalid {
+        code: &'static str,
+        field: Option<String>,
+    },
 }
 
 /// `scheme://authority` of an absolute URL, as the older system rebuilt it.
@@ -53,7 +57,14 @@ pub fn location(origin: &str, form: SubmissionType, outcome: &Outcome) -> String
         Outcome::KeepKey { code } => {
             format!("{origin}/registro/error/?keep_idempotency_key=1&form={form}&code={code}")
         }
-        Outcome::Invalid { code } => format!("{origin}/registro/error/?code={code}&form={form}"),
+        Outcome::Invalid { code, field } => {
+            let campo = field
+                .as_deref()
+                .filter(|f| domain::form::is_declared_field(f))
+                .map(|f| format!("&campo={f}"))
+                .unwrap_or_default();
+            format!("{origin}/registro/error/?code={code}&form={form}{campo}")
+        }
     }
 }
 
@@ -126,8 +137,41 @@ mod tests {
             "https://smmun.com/registro/error/?keep_idempotency_key=1&form=faculty&code=c"
         );
         assert_eq!(
-            location(o, d, &Outcome::Invalid { code: "c" }),
+            location(
+                o,
+                d,
+                &Outcome::Invalid {
+                    code: "c",
+                    field: None
+                }
+            ),
             "https://smmun.com/registro/error/?code=c&form=delegaciones"
         );
+    }
+
+    #[test]
+    fn item_12_invalid_form_redirects_name_the_declared_field_and_nothing_else() {
+        let o = "https://smmun.com";
+        let invalid = |field: &str| Outcome::Invalid {
+            code: "c",
+            field: Some(field.to_owned()),
+        };
+        let d = SubmissionType::Delegacion;
+        let f = SubmissionType::Faculty;
+        assert_eq!(
+            location(o, d, &invalid("correo_0")),
+            "https://smmun.com/registro/error/?code=c&form=delegaciones&campo=correo_0"
+        );
+        assert_eq!(
+            location(o, f, &invalid("edad_d3")),
+            "https://smmun.com/registro/error/?code=c&form=faculty&campo=edad_d3"
+        );
+        for undeclared in ["ana.lopez@example.com", "<undeclared:12>", "x&code=y"] {
+            assert_eq!(
+                location(o, d, &invalid(undeclared)),
+                "https://smmun.com/registro/error/?code=c&form=delegaciones",
+                "{undeclared}"
+            );
+        }
     }
 }

@@ -127,6 +127,10 @@ struct ServeArgs {
     /// Deliveries the worker runs at once (the API keeps the rest of the CPU).
     #[arg(long, env = "REGISTRO_WORKER_CONCURRENCY", default_value_t = 4)]
     worker_concurrency: usize,
+    /// Serve /events/outbox, /sweep and /pubsub/push to any caller. By default only loopback
+    /// callers and holders of the token in DATA_DIR/trigger-token may call them.
+    #[arg(long, env = "REGISTRO_OPEN_TRIGGERS", default_value_t = false)]
+    open_triggers: bool,
 }
 
 #[tokio::main]
@@ -190,6 +194,7 @@ async fn serve(a: ServeArgs) -> ExitCode {
         internal_email: a.internal_email,
         worker_max_attempts: a.worker_max_attempts,
         worker_concurrency: a.worker_concurrency,
+        open_triggers: a.open_triggers,
     };
     let config = match settings.validate() {
         Ok(c) => c,

@@ -58,6 +58,8 @@ pub struct ServeSettings {
     pub internal_email: String,
     pub worker_max_attempts: i64,
     pub worker_concurrency: usize,
+    /// Serve the trigger routes to any caller, without the token (`triggers`).
+    pub open_triggers: bool,
 }
 
 /// Validated settings.
@@ -75,6 +77,7 @@ pub struct ServeConfig {
     pub worker: worker::WorkerConfig,
     /// Deliveries the embedded worker runs at once.
     pub worker_concurrency: usize,
+    pub open_triggers: bool,
 }
 
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
@@ -208,6 +211,7 @@ impl ServeSettings {
                 ..worker::WorkerConfig::default()
             },
             worker_concurrency: self.worker_concurrency,
+            open_triggers: self.open_triggers,
         })
     }
 }
@@ -232,6 +236,7 @@ mod tests {
             internal_email: "secretariadefinanzas@smmun.com".into(),
             worker_max_attempts: 10,
             worker_concurrency: 4,
+            open_triggers: false,
         }
     }
 

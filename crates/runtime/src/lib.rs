@@ -8,3 +8,4 @@ pub mod embedded;
 pub mod links;
 pub mod pipeline;
 pub mod telemetry;
+pub mod triggers;

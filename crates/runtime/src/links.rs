@@ -61,7 +61,11 @@ pub type Keys = ([u8; KEY_LEN], Vec<[u8; KEY_LEN]>);
 
 /// Writes `bytes` to `dir/name` atomically and durably: a temporary file (owner-only), fsync,
 /// rename over the target, fsync of the directory. A crash leaves the old file or the new one.
-fn write_atomically(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(
+    dir: &std::path::Path,
+    name: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_file(&tmp);

@@ -36,9 +36,15 @@ async fn check(env: &Env, cases: Vec<Case>) {
             "delegaciones"
         };
         let want = format!("{ORIGIN}/registro/error/?code={}&form={form}", c.rule.0);
-        if posted.location != want {
+        // The field the rule failed on follows as `campo=` (hardening item 12).
+        let campo = posted
+            .location
+            .strip_prefix(&want)
+            .and_then(|rest| rest.strip_prefix("&campo="))
+            .map(str::to_owned);
+        if posted.location != want && campo.is_none() {
             failures.push(format!(
-                "{}: redirect {} (want {want})",
+                "{}: redirect {} (want {want}[&campo=…])",
                 c.name, posted.location
             ));
             continue;
@@ -49,7 +55,10 @@ async fn check(env: &Env, cases: Vec<Case>) {
                 l["request_id"] == rid.as_str() && l["message"] == "validation_failed"
             });
         match logged {
-            Some(l) if l["reason"] == c.rule.1 && l["code"] == c.rule.0 => {}
+            Some(l)
+                if l["reason"] == c.rule.1
+                    && l["code"] == c.rule.0
+                    && campo.as_deref().is_none_or(|f| l["field"] == f) => {}
             other => failures.push(format!(
                 "{}: log {other:?} (want reason {:?})",
                 c.name, c.rule.1
