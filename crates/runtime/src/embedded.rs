@@ -143,10 +143,21 @@ impl Application {
             failpoints: config.failpoints.clone(),
         });
         let (created_tx, created_rx) = tokio::sync::mpsc::unbounded_channel();
-        // The cloud triggers' endpoints are served too (no caller authentication: the
-        // embedded server is local-only, DESIGN.md §5), next to the background loops.
-        let triggers =
-            outbox::http::router(publisher.clone()).merge(worker::http::router(worker.clone()));
+        // The cloud triggers' endpoints are served too, next to the background loops, for
+        // loopback callers or holders of the trigger token (`triggers`).
+        let access = if config.open_triggers {
+            tracing::warn!("trigger_routes_open");
+            crate::triggers::TriggerAccess::open()
+        } else {
+            crate::triggers::TriggerAccess::load_or_create(dir)
+                .map_err(|e| StartupError::DataDir(dir.display().to_string(), e))?
+        };
+        let triggers = outbox::http::router(publisher.clone())
+            .merge(worker::http::router(worker.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                access,
+                crate::triggers::guard,
+            ));
         let background = vec![
             crate::pipeline::spawn_publisher(publisher, created_rx),
             crate::pipeline::spawn_dispatcher(
