@@ -90,18 +90,21 @@ mod tests {
         }
     }
 
+    /// (what, the record of the old submission, the others, who supersedes it)
+    type Case = (
+        &'static str,
+        Option<IdempotencyRecord>,
+        Vec<Submission>,
+        Option<&'static str>,
+    );
+
     const OLD: &str = "AAAAAAAAAAAAAAAAAAAA";
     const NEW: &str = "BBBBBBBBBBBBBBBBBBBB";
 
     #[test]
     fn item_02_a_submission_is_superseded_by_what_replaced_it_and_by_nothing_else() {
         let old = sub(OLD, 0, "s1", "ana@example.com");
-        let cases: Vec<(
-            &str,
-            Option<IdempotencyRecord>,
-            Vec<Submission>,
-            Option<&str>,
-        )> = vec![
+        let cases: Vec<Case> = vec![
             ("its record points to it", Some(record(OLD)), vec![], None),
             (
                 "its record was reopened",
