@@ -108,6 +108,30 @@ impl Submission {
         }
     }
 
+    /// The same form as raw `multipart/form-data` bytes with `boundary` (for clients that
+    /// write the body themselves, e.g. the slow uploads).
+    pub fn to_raw_body(&self, boundary: &str, receipt: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(receipt.len() + 4096);
+        let text = |out: &mut Vec<u8>, name: &str, value: &str| {
+            out.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        };
+        for (name, value) in &self.fields {
+            text(&mut out, name, value);
+        }
+        out.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"comprobante\"; filename=\"recibo.pdf\"\r\nContent-Type: application/pdf\r\n\r\n")
+                .as_bytes(),
+        );
+        out.extend_from_slice(receipt);
+        out.extend_from_slice(b"\r\n");
+        text(&mut out, "aceptar_reglamento", "on");
+        out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        out
+    }
+
     /// The multipart body, rebuilt per request; `receipt` is shared, never copied.
     pub fn to_form(&self, receipt: &'static [u8]) -> Form {
         let mut form = Form::new();

@@ -10,6 +10,7 @@ mod load;
 mod machine;
 mod outcome;
 mod pipeline;
+mod slow;
 mod startup;
 mod stats;
 
@@ -88,6 +89,19 @@ struct LoadArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout_secs: f64,
+    /// Slow uploads running alongside the levels (0 = none): raw TCP clients trickling a
+    /// large body, each starting another upload when one ends.
+    #[arg(long, default_value_t = 0)]
+    slow_clients: usize,
+    /// Size of each slow upload's whole body in bytes (a valid form, padded receipt).
+    #[arg(long, default_value_t = 6_000_000)]
+    slow_body_bytes: usize,
+    /// Sending rate of each slow client in KiB/s.
+    #[arg(long, default_value_t = 256)]
+    slow_rate_kib: u64,
+    /// Seconds the slow clients run before the first level starts.
+    #[arg(long, default_value_t = 5.0)]
+    slow_warmup_secs: f64,
     #[command(flatten)]
     common: Common,
 }
@@ -224,6 +238,28 @@ async fn load(args: LoadArgs) -> Result<(), String> {
             .join(", ")
     );
     let receipt = receipt(args.common.receipt_kb);
+    let slow = (args.slow_clients > 0).then(|| {
+        let submission = form::Submission::valid(&pick, u64::MAX / 2);
+        let overhead = submission.to_raw_body(slow::BOUNDARY, &[]).len();
+        let pdf = form::pdf_receipt(args.slow_body_bytes.saturating_sub(overhead).max(1024));
+        let body = submission.to_raw_body(slow::BOUNDARY, &pdf);
+        slow::start(slow::Options {
+            clients: args.slow_clients,
+            addr: target
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned(),
+            body: std::sync::Arc::new(body),
+            rate_bytes_per_s: args.slow_rate_kib * 1024,
+        })
+    });
+    if slow.is_some() {
+        eprintln!(
+            "slow uploads: {} clients, {} bytes at {} KiB/s each",
+            args.slow_clients, args.slow_body_bytes, args.slow_rate_kib
+        );
+        tokio::time::sleep(Duration::from_secs_f64(args.slow_warmup_secs)).await;
+    }
     let shared = load::Shared::new(
         client,
         &target,
@@ -250,6 +286,17 @@ async fn load(args: LoadArgs) -> Result<(), String> {
             report.req_per_s,
             report.latency_ms.p50,
             report.latency_ms.p99
+        );
+        emit(&report, args.common.out.as_deref())?;
+    }
+    if let Some(slow) = slow {
+        let report = slow.stop(&args.common.label);
+        eprintln!(
+            "slow uploads: {} started, {} answered {:?}, {} broken",
+            report.uploads_started,
+            report.answered,
+            report.answered_by_code,
+            report.transport_errors
         );
         emit(&report, args.common.out.as_deref())?;
     }

@@ -29,6 +29,8 @@ use tokio::time::Instant;
 pub const MAX_TEXT_PART: u64 = 1024 * 1024;
 pub const MAX_FIELDS: usize = 1000;
 pub const FILE_FIELD: &str = "comprobante";
+/// Bodies above this size count as large for the budget (ordinary receipts are smaller).
+pub const LARGE_BODY: u64 = 1024 * 1024;
 
 /// Why a body was not turned into a form.
 #[derive(Debug)]
@@ -63,10 +65,13 @@ pub struct BodyLimits {
 /// Not a FIFO semaphore on purpose: a large reservation waiting at the head of a fair queue
 /// would block every small post behind it even when room for the small ones exists. Here any
 /// request that fits takes its share; the others re-check each time some share is returned,
-/// until their deadline.
+/// until their deadline. And large bodies (over [`LARGE_BODY`]) may fill only three quarters
+/// of the budget: the last quarter is for ordinary posts, so a flood of big or stalled uploads
+/// cannot starve them.
 #[derive(Debug)]
 pub struct BodyBudget {
     limit: u64,
+    large_limit: u64,
     used: AtomicU64,
     freed: Notify,
     wait: Duration,
@@ -77,6 +82,7 @@ impl BodyBudget {
     pub fn new(limit: u64, wait: Duration) -> Arc<Self> {
         Arc::new(Self {
             limit,
+            large_limit: limit / 4 * 3,
             used: AtomicU64::new(0),
             freed: Notify::new(),
             wait,
@@ -88,10 +94,16 @@ impl BodyBudget {
         self.used.load(Ordering::Acquire)
     }
 
-    fn try_take(&self, n: u64) -> bool {
+    /// `total` is the request's whole share after taking `n`.
+    fn try_take(&self, n: u64, total: u64) -> bool {
+        let cap = if total > LARGE_BODY {
+            self.large_limit
+        } else {
+            self.limit
+        };
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used.checked_add(n)? <= self.limit).then_some(used + n)
+                (used.checked_add(n)? <= cap).then_some(used + n)
             })
             .is_ok()
     }
@@ -103,8 +115,8 @@ impl BodyBudget {
         }
     }
 
-    async fn take(&self, n: u64, deadline: Instant) -> Result<(), FormError> {
-        if n > self.limit {
+    async fn take(&self, n: u64, total: u64, deadline: Instant) -> Result<(), FormError> {
+        if total > self.large_limit.max(LARGE_BODY) {
             return Err(FormError::Busy);
         }
         loop {
@@ -112,7 +124,7 @@ impl BodyBudget {
             tokio::pin!(notified);
             // Registered before the check, so a share returned in between is not missed.
             notified.as_mut().enable();
-            if self.try_take(n) {
+            if self.try_take(n, total) {
                 return Ok(());
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -148,7 +160,9 @@ impl Reservation {
         let step = 64 * 1024;
         let want = total.div_ceil(step) * step;
         let want = want.min(self.budget.limit).max(total);
-        self.budget.take(want - self.bytes, self.deadline).await?;
+        self.budget
+            .take(want - self.bytes, want, self.deadline)
+            .await?;
         self.bytes = want;
         Ok(())
     }
@@ -373,6 +387,20 @@ mod tests {
         let mut c = Reservation::new(&budget);
         c.grow_to(64 * 1024).await.unwrap();
         assert!(budget.used() >= 64 * 1024);
+    }
+
+    #[tokio::test]
+    async fn large_bodies_leave_the_last_quarter_of_the_budget_to_small_ones() {
+        let budget = BodyBudget::new(8 * 1024 * 1024, Duration::from_millis(50));
+        let mut big = Reservation::new(&budget);
+        big.grow_to(6 * 1024 * 1024).await.unwrap();
+        let mut second_big = Reservation::new(&budget);
+        assert!(matches!(
+            second_big.grow_to(2 * 1024 * 1024).await,
+            Err(FormError::Busy)
+        ));
+        let mut small = Reservation::new(&budget);
+        small.grow_to(1024 * 1024).await.unwrap();
     }
 
     #[tokio::test]
