@@ -331,6 +331,101 @@ mod tests {
         assert_eq!(r.expires_at, Some(t(100) + RECORD_TTL));
     }
 
+    #[test]
+    fn item_16_exactly_commit_takeover_and_reopen_write() {
+        let a = id('a');
+        let table = [
+            (Decision::Commit, true),
+            (Decision::TakeOver, true),
+            (
+                Decision::Reopen {
+                    previous: a.clone(),
+                },
+                true,
+            ),
+            (
+                Decision::Replay {
+                    submission_id: a.clone(),
+                },
+                false,
+            ),
+            (
+                Decision::Conflict {
+                    committed: Some(a.clone()),
+                },
+                false,
+            ),
+            (Decision::Conflict { committed: None }, false),
+            (
+                Decision::RetryWithNewKey {
+                    submission_id: a.clone(),
+                },
+                false,
+            ),
+            (Decision::InProgress, false),
+        ];
+        for (decision, writes) in table {
+            assert_eq!(decision.writes(), writes, "{decision:?}");
+        }
+    }
+
+    #[test]
+    fn item_16_a_claim_without_a_submission_is_live_before_30_s_and_stale_from_then_on() {
+        // (record status, age in seconds, decision is a takeover)
+        let table = [
+            (Claimed, 0, false),
+            (Claimed, 1, false),
+            (Claimed, 29, false),
+            (Claimed, 30, true),
+            (Claimed, 31, true),
+            (Claimed, 3_600, true),
+            (Committed, 29, false),
+            (Committed, 30, true),
+            (Committed, 31, true),
+            // A clock that went backwards makes the claim look younger, never stale.
+            (Claimed, -5, false),
+        ];
+        for (status, age, takeover) in table {
+            for explicit in [true, false] {
+                let rec = record(status, None, Some(100));
+                let want = if takeover {
+                    Decision::TakeOver
+                } else {
+                    Decision::InProgress
+                };
+                assert_eq!(
+                    decide(Some(&rec), None, "h", explicit, t(100 + age)),
+                    want,
+                    "{status:?} aged {age} s, explicit {explicit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn item_16_a_first_committed_record_starts_its_life_and_ttl_now() {
+        let sid = id('c');
+        let new = NewRecord {
+            submission_type: SubmissionType::Faculty,
+            effective_key: "key",
+            fingerprint: "fp",
+            request_id: "req",
+            submission_id: &sid,
+            owner_token: "tok",
+        };
+        let r = committed_record(None, new, t(50));
+        assert_eq!(r.created_at, t(50));
+        assert_eq!(r.updated_at, Some(t(50)));
+        assert_eq!(r.expires_at, Some(t(50) + RECORD_TTL));
+        assert_eq!(r.submission_type, SubmissionType::Faculty);
+        assert_eq!(r.idempotency_key, "key");
+        assert_eq!(r.payload_hash, "fp");
+        assert_eq!(r.request_id, "req");
+        assert_eq!(r.owner_token.as_deref(), Some("tok"));
+        assert_eq!(r.status, Committed);
+        assert_eq!(r.submission_id, Some(sid));
+    }
+
     fn arb_status() -> impl Strategy<Value = Option<SubmissionStatus>> {
         prop_oneof![
             Just(None),

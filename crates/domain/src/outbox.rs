@@ -306,6 +306,231 @@ mod tests {
         assert!(is_due(&r, t(4)));
     }
 
+    /// A row in `status` whose publish lease (if any) ends at `lease`, updated at `t(0)`.
+    fn leased(status: OutboxStatus, lease: Option<i64>) -> OutboxRow {
+        let mut r = row();
+        r.status = status;
+        r.publish_lease_expires_at = lease.map(t);
+        if status == OutboxStatus::Publishing {
+            r.publisher_request_id = Some("p".into());
+            r.publish_started_at = Some(t(0));
+        }
+        r.attempt_count = 2;
+        r
+    }
+
+    #[test]
+    fn item_16_requeue_refuses_exactly_a_publishing_row_whose_lease_is_still_live() {
+        use OutboxStatus::{Pending, Publishing, Sent};
+        /// (name, status, lease end, now, refused with Busy until)
+        type Case<'a> = (&'a str, OutboxStatus, Option<i64>, i64, Option<i64>);
+        let cases: [Case; 9] = [
+            ("live lease", Publishing, Some(61), 10, Some(61)),
+            (
+                "live lease one second before its end",
+                Publishing,
+                Some(61),
+                60,
+                Some(61),
+            ),
+            ("lease ending exactly now", Publishing, Some(61), 61, None),
+            ("lease ended in the past", Publishing, Some(61), 100, None),
+            ("publishing without an expiry", Publishing, None, 10, None),
+            (
+                "pending with a leftover future expiry",
+                Pending,
+                Some(61),
+                10,
+                None,
+            ),
+            ("pending without a lease", Pending, None, 10, None),
+            (
+                "sent with a leftover future expiry",
+                Sent,
+                Some(61),
+                10,
+                None,
+            ),
+            ("sent without a lease", Sent, None, 10, None),
+        ];
+        for (name, status, lease, now, busy) in cases {
+            let mut r = leased(status, lease);
+            r.expires_at = Some(t(5) + SENT_TTL);
+            let got = requeue(Some(&r), t(now));
+            match busy {
+                Some(until) => {
+                    assert_eq!(got, Err(OutboxRefusal::Busy { until: t(until) }), "{name}");
+                }
+                None => {
+                    let next = got.unwrap_or_else(|e| panic!("{name}: refused with {e:?}"));
+                    assert_eq!(next.status, Pending, "{name}");
+                    assert_eq!(next.publisher_request_id, None, "{name}");
+                    assert_eq!(next.publish_started_at, None, "{name}");
+                    assert_eq!(next.publish_lease_expires_at, None, "{name}");
+                    assert_eq!(next.expires_at, None, "{name}");
+                    assert_eq!(next.updated_at, t(now), "{name}");
+                    assert_eq!(next.attempt_count, 2, "{name}: the backoff history is kept");
+                    assert!(is_due(&next, t(now) + backoff(2)), "{name}");
+                }
+            }
+        }
+        assert_eq!(requeue(None, t(0)), Err(OutboxRefusal::Missing));
+    }
+
+    #[test]
+    fn item_16_the_reconciler_requeue_of_an_existing_row_obeys_the_live_lease() {
+        let sub: crate::Submission = serde_json::from_value(serde_json::json!({
+            "submission_id": "AAAAAAAAAAAAAAAAAAAA", "type": "faculty", "status": "pending",
+            "created_at": "2026-05-01T00:00:00Z", "updated_at": "2026-05-01T00:00:00Z",
+            "file_path": "uploads/faculty/AAAAAAAAAAAAAAAAAAAA.png", "request_id": "r", "idempotency_key": "k",
+            "data": {"institucion": "X", "faculty": {"nombre": "a", "apellido": "b", "celular": "c", "correo": "d", "ciudad_estado": "e", "pais": "f"}, "numero_delegaciones": 4, "delegaciones": []}
+        }))
+        .unwrap();
+        let live = leased(OutboxStatus::Publishing, Some(61));
+        assert_eq!(
+            requeue_for(&sub, Some(&live), t(60)),
+            Err(OutboxRefusal::Busy { until: t(61) })
+        );
+        let next = requeue_for(&sub, Some(&live), t(61)).unwrap();
+        assert_eq!(next.status, OutboxStatus::Pending);
+        assert_eq!(next.attempt_count, 2, "an existing row keeps its attempts");
+        assert_eq!(next.updated_at, t(61));
+    }
+
+    #[test]
+    fn item_16_a_restart_requeues_any_row_at_once_whatever_its_lease() {
+        for status in [
+            OutboxStatus::Pending,
+            OutboxStatus::Publishing,
+            OutboxStatus::Sent,
+        ] {
+            let mut r = leased(status, Some(1_000));
+            r.expires_at = Some(t(9));
+            let next = requeue_after_restart(Some(&r), t(10)).unwrap();
+            assert_eq!(next.status, OutboxStatus::Pending, "{status:?}");
+            assert_eq!(next.publisher_request_id, None, "{status:?}");
+            assert_eq!(next.publish_started_at, None, "{status:?}");
+            assert_eq!(next.publish_lease_expires_at, None, "{status:?}");
+            assert_eq!(next.expires_at, None, "{status:?}");
+            assert_eq!(next.attempt_count, 0, "{status:?}");
+            assert_eq!(next.updated_at, t(10), "{status:?}");
+            assert!(is_due(&next, t(10)), "{status:?}");
+        }
+        assert_eq!(
+            requeue_after_restart(None, t(0)),
+            Err(OutboxRefusal::Missing)
+        );
+    }
+
+    #[test]
+    fn item_16_finishing_clears_the_lease_and_a_failed_publish_keeps_its_attempts() {
+        let c = claim(Some(&row()), "a", t(1)).unwrap();
+        assert_eq!(c.publish_started_at, Some(t(1)));
+        assert_eq!(c.updated_at, t(1));
+        for outcome in [Published::Ok, Published::Failed("boom".into())] {
+            let f = finish(Some(&c), "a", &outcome, t(2)).unwrap();
+            assert_eq!(f.publisher_request_id, None, "{outcome:?}");
+            assert_eq!(f.publish_started_at, None, "{outcome:?}");
+            assert_eq!(f.publish_lease_expires_at, None, "{outcome:?}");
+            assert_eq!(f.updated_at, t(2), "{outcome:?}");
+            assert_eq!(f.attempt_count, 1, "{outcome:?}");
+        }
+        let failed = finish(Some(&c), "a", &Published::Failed("boom".into()), t(2)).unwrap();
+        assert_eq!(failed.last_error.as_deref(), Some("boom"));
+        assert_eq!(failed.expires_at, None);
+        // A non-publishing row is never finished, even by the owner it still names.
+        let mut stale = c.clone();
+        stale.status = OutboxStatus::Pending;
+        assert_eq!(
+            finish(Some(&stale), "a", &Published::Ok, t(2)),
+            Err(OutboxRefusal::LeaseLost)
+        );
+        assert_eq!(
+            finish(None, "a", &Published::Ok, t(2)),
+            Err(OutboxRefusal::Missing)
+        );
+    }
+
+    #[test]
+    fn item_16_backoff_doubles_from_one_second_and_never_passes_the_cap() {
+        let table = [
+            (-5, 0),
+            (-1, 0),
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (4, 8),
+            (5, 16),
+            (8, 128),
+            (9, 256),
+            (10, 300),
+            (17, 300),
+            (18, 300),
+            (i64::MAX, 300),
+        ];
+        for (attempts, secs) in table {
+            assert_eq!(backoff(attempts), Duration::seconds(secs), "{attempts}");
+        }
+    }
+
+    #[test]
+    fn item_16_a_pending_row_is_due_from_the_end_of_its_backoff_onwards() {
+        // (attempts, seconds after the update, due)
+        let table = [
+            (0, -1, false),
+            (0, 0, true),
+            (0, 1, true),
+            (1, 0, false),
+            (1, 1, true),
+            (1, 2, true),
+            (3, 3, false),
+            (3, 4, true),
+            (3, 5, true),
+            (3, 1_000, true),
+            (12, 299, false),
+            (12, 300, true),
+            (12, 301, true),
+        ];
+        for (attempts, after, due) in table {
+            let mut r = row();
+            r.updated_at = t(100);
+            r.attempt_count = attempts;
+            assert_eq!(
+                is_due(&r, t(100 + after)),
+                due,
+                "{attempts} attempts, +{after} s"
+            );
+        }
+    }
+
+    #[test]
+    fn item_16_a_publishing_row_is_due_from_the_end_of_its_lease_and_a_sent_row_never() {
+        // (lease end, now, due)
+        let table = [
+            (Some(61), 0, false),
+            (Some(61), 60, false),
+            (Some(61), 61, true),
+            (Some(61), 62, true),
+            (Some(61), 10_000, true),
+            (None, 0, true),
+        ];
+        for (lease, now, due) in table {
+            let r = leased(OutboxStatus::Publishing, lease);
+            assert_eq!(is_due(&r, t(now)), due, "lease {lease:?} at {now}");
+        }
+        for now in [-10, 0, 61, 10_000] {
+            let mut sent = leased(OutboxStatus::Sent, None);
+            sent.attempt_count = 0;
+            assert!(!is_due(&sent, t(now)), "sent at {now}");
+            let sent_with_lease = leased(OutboxStatus::Sent, Some(0));
+            assert!(
+                !is_due(&sent_with_lease, t(now)),
+                "sent with a lease at {now}"
+            );
+        }
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Claim(u8),

@@ -547,6 +547,312 @@ mod tests {
         assert_eq!(redelivery_backoff(30, min, max), max);
     }
 
+    #[test]
+    fn item_16_a_heartbeat_extends_the_lease_to_now_plus_the_lease_duration() {
+        let s = claim(Some(&sub()), "a", t(0), L).unwrap();
+        assert_eq!(s.worker.worker_lease_expires_at, Some(t(90)));
+        let h = heartbeat(Some(&s), "a", t(50), L).unwrap();
+        assert_eq!(h.worker.worker_lease_expires_at, Some(t(140)));
+        assert_eq!(h.updated_at, t(50));
+        assert_eq!(h.status, SubmissionStatus::Processing);
+        assert_eq!(h.worker.worker_lease_owner.as_deref(), Some("a"));
+        assert_eq!(
+            h.worker.worker_attempt_count, 1,
+            "a heartbeat is not a new attempt"
+        );
+        // The extended lease keeps other workers out until its new end, and no longer.
+        assert_eq!(
+            claim(Some(&h), "b", t(139), L),
+            Err(WorkerRefusal::Busy { until: t(140) })
+        );
+        assert!(claim(Some(&h), "b", t(140), L).is_ok());
+        assert!(!is_stuck(&h, t(140 + 59)));
+        // A shorter lease is honoured too (the value is the caller's, not a constant).
+        let short = heartbeat(Some(&s), "a", t(10), Duration::seconds(5)).unwrap();
+        assert_eq!(short.worker.worker_lease_expires_at, Some(t(15)));
+    }
+
+    #[test]
+    fn item_16_only_the_lease_owner_of_a_processing_submission_can_heartbeat() {
+        let s = claim(Some(&sub()), "a", t(0), L).unwrap();
+        assert_eq!(
+            heartbeat(Some(&s), "b", t(1), L),
+            Err(WorkerRefusal::LeaseLost)
+        );
+        assert_eq!(heartbeat(None, "a", t(1), L), Err(WorkerRefusal::Missing));
+        // Our name left on a row that is no longer processing is not a lease.
+        for status in [
+            SubmissionStatus::Pending,
+            SubmissionStatus::Completed,
+            SubmissionStatus::Failed,
+        ] {
+            let mut other = s.clone();
+            other.status = status;
+            assert_eq!(
+                heartbeat(Some(&other), "a", t(1), L),
+                Err(WorkerRefusal::LeaseLost),
+                "{status:?}"
+            );
+            assert_eq!(
+                start_step(Some(&other), "a", STEP_SHEETS, t(1)),
+                Err(WorkerRefusal::LeaseLost),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn item_16_a_retryable_failure_past_the_budget_is_terminal_even_when_the_budget_shrank() {
+        // (attempts already made, budget, ends failed)
+        let table = [
+            (1, 3, false),
+            (2, 3, false),
+            (3, 3, true),
+            (4, 3, true),
+            (10, 3, true),
+            (1, 1, true),
+            (9, 10, false),
+            (10, 10, true),
+        ];
+        for (attempts, budget, terminal) in table {
+            let mut s = claim(Some(&sub()), "w", t(0), L).unwrap();
+            s.worker.worker_attempt_count = attempts;
+            let f = fail_step(
+                Some(&s),
+                "w",
+                STEP_SHEETS,
+                &Failure::Retryable("503".into()),
+                t(1),
+                budget,
+            )
+            .unwrap();
+            let want = if terminal {
+                SubmissionStatus::Failed
+            } else {
+                SubmissionStatus::Pending
+            };
+            assert_eq!(f.status, want, "{attempts} attempts, budget {budget}");
+            assert_eq!(f.worker.worker_lease_owner, None);
+            assert_eq!(f.worker.worker_lease_expires_at, None);
+            assert_eq!(f.updated_at, t(1));
+        }
+    }
+
+    #[test]
+    fn item_16_a_failure_never_downgrades_a_completed_checkpoint_and_is_bounded() {
+        let s = claim(Some(&sub()), "w", t(0), L).unwrap();
+        let s = complete_step(Some(&s), "w", STEP_SHEETS, Some("row-7".into()), t(1)).unwrap();
+        let long = "é".repeat(MAX_ERROR_CHARS + 100);
+        let f = fail_step(
+            Some(&s),
+            "w",
+            STEP_SHEETS,
+            &Failure::Permanent(long.clone()),
+            t(2),
+            10,
+        )
+        .unwrap();
+        let cp = &f.worker.worker_checkpoints[STEP_SHEETS];
+        assert_eq!(cp.status, CP_COMPLETED);
+        assert_eq!(cp.error_message, None);
+        assert_eq!(cp.updated_at, Some(t(1)));
+        assert_eq!(cp.external_id.as_deref(), Some("row-7"));
+        assert_eq!(f.status, SubmissionStatus::Failed);
+        let msg = f.worker.error_message.unwrap();
+        assert_eq!(msg.chars().count(), MAX_ERROR_CHARS);
+        assert!(long.starts_with(&msg));
+        // The step that did fail records the failure, bounded as well.
+        let g = fail_step(
+            Some(&s),
+            "w",
+            STEP_CONFIRMATION,
+            &Failure::Retryable(long),
+            t(3),
+            10,
+        )
+        .unwrap();
+        let cp = &g.worker.worker_checkpoints[STEP_CONFIRMATION];
+        assert_eq!(cp.status, CP_FAILED);
+        assert_eq!(cp.updated_at, Some(t(3)));
+        assert_eq!(
+            cp.error_message.as_ref().map(|m| m.chars().count()),
+            Some(MAX_ERROR_CHARS)
+        );
+        assert_eq!(g.status, SubmissionStatus::Pending);
+        assert_eq!(Failure::Retryable("r".into()).message(), "r");
+        assert_eq!(Failure::Permanent("p".into()).message(), "p");
+    }
+
+    #[test]
+    fn item_16_checkpoints_record_their_times_and_the_providers_id() {
+        let s = claim(Some(&sub()), "w", t(0), L).unwrap();
+        assert_eq!(s.worker.worker_started_at, Some(t(0)));
+        assert_eq!(s.updated_at, t(0));
+        assert_eq!(required_steps(SubmissionType::Faculty).len(), 3);
+        assert!(!step_done(&s, STEP_SHEETS));
+        assert!(!step_done(&s, "no_such_step"));
+        let st = start_step(Some(&s), "w", STEP_SHEETS, t(5)).unwrap();
+        let cp = &st.worker.worker_checkpoints[STEP_SHEETS];
+        assert_eq!(cp.started_at, Some(t(5)));
+        assert_eq!(cp.updated_at, Some(t(5)));
+        assert_eq!(st.updated_at, t(5));
+        assert!(!step_done(&st, STEP_SHEETS), "started is not done");
+        assert_eq!(next_step(&st), Some(STEP_SHEETS));
+        let done = complete_step(Some(&st), "w", STEP_SHEETS, Some("x1".into()), t(6)).unwrap();
+        let cp = &done.worker.worker_checkpoints[STEP_SHEETS];
+        assert_eq!(cp.completed_at, Some(t(6)));
+        assert_eq!(cp.external_id.as_deref(), Some("x1"));
+        assert!(step_done(&done, STEP_SHEETS));
+        assert_eq!(next_step(&done), Some(STEP_CONFIRMATION));
+        assert_eq!(
+            complete_step(Some(&done), "w", STEP_SHEETS, None, t(7)),
+            Err(WorkerRefusal::StepDone)
+        );
+        assert_eq!(
+            complete(Some(&done), "w", t(7)),
+            Err(WorkerRefusal::Incomplete(vec![
+                STEP_CONFIRMATION.into(),
+                STEP_INTERNAL.into()
+            ]))
+        );
+        let fin = complete(Some(&done), "w", t(8));
+        assert!(fin.is_err());
+        let mut all = done.clone();
+        for step in [STEP_CONFIRMATION, STEP_INTERNAL] {
+            all = complete_step(Some(&all), "w", step, None, t(8)).unwrap();
+        }
+        assert_eq!(next_step(&all), None);
+        let mut with_error = all.clone();
+        with_error.worker.error_message = Some("old".into());
+        let fin = complete(Some(&with_error), "w", t(9)).unwrap();
+        assert_eq!(fin.worker.error_message, None);
+        assert_eq!(fin.worker.worker_lease_expires_at, None);
+        assert_eq!(fin.updated_at, t(9));
+    }
+
+    #[test]
+    fn item_16_admin_retry_and_restart_release_exactly_what_they_should() {
+        let s = claim(Some(&sub()), "w", t(0), L).unwrap();
+        let s = complete_step(Some(&s), "w", STEP_SHEETS, None, t(1)).unwrap();
+        let s = fail_step(
+            Some(&s),
+            "w",
+            STEP_CONFIRMATION,
+            &Failure::Permanent("x".into()),
+            t(2),
+            10,
+        )
+        .unwrap();
+        let r = admin_retry(Some(&s), t(3)).unwrap();
+        assert_eq!(r.worker.error_message, None);
+        assert_eq!(r.worker.worker_lease_owner, None);
+        assert_eq!(r.worker.worker_lease_expires_at, None);
+        assert_eq!(r.updated_at, t(3));
+        let sheets = &r.worker.worker_checkpoints[STEP_SHEETS];
+        assert_eq!(sheets.status, CP_COMPLETED);
+        assert_eq!(
+            sheets.updated_at,
+            Some(t(1)),
+            "completed checkpoints are untouched"
+        );
+        let conf = &r.worker.worker_checkpoints[STEP_CONFIRMATION];
+        assert_eq!(conf.error_message, None);
+        assert_eq!(conf.updated_at, Some(t(3)));
+        assert_eq!(admin_retry(None, t(3)), Err(WorkerRefusal::Missing));
+        for status in [SubmissionStatus::Processing, SubmissionStatus::Completed] {
+            let mut other = s.clone();
+            other.status = status;
+            assert_eq!(
+                admin_retry(Some(&other), t(3)),
+                Err(WorkerRefusal::NotFailed(status))
+            );
+        }
+        // A restart frees pending and processing submissions; terminal ones stay as they are.
+        let p = claim(Some(&sub()), "dead", t(0), L).unwrap();
+        let freed = release_after_restart(Some(&p), t(4)).unwrap();
+        assert_eq!(freed.worker.worker_lease_expires_at, None);
+        assert_eq!(freed.updated_at, t(4));
+        let pending = release_after_restart(Some(&sub()), t(4)).unwrap();
+        assert_eq!(pending.status, SubmissionStatus::Pending);
+        assert_eq!(pending.updated_at, t(4));
+        for status in [SubmissionStatus::Completed, SubmissionStatus::Failed] {
+            let mut done = sub();
+            done.status = status;
+            assert_eq!(
+                release_after_restart(Some(&done), t(4)),
+                Err(WorkerRefusal::Terminal(status))
+            );
+        }
+        assert_eq!(
+            release_after_restart(None, t(4)),
+            Err(WorkerRefusal::Missing)
+        );
+    }
+
+    #[test]
+    fn item_16_a_submission_is_stuck_from_its_deadline_onwards_and_never_when_terminal() {
+        // (status, lease end, seconds since the update, stuck)
+        use SubmissionStatus::{Completed, Failed, Pending, Processing};
+        let table = [
+            (Pending, None, 0, false),
+            (Pending, None, 59, false),
+            (Pending, None, 60, true),
+            (Pending, None, 61, true),
+            (Pending, None, 10_000, true),
+            (Processing, Some(90), 149, false),
+            (Processing, Some(90), 150, true),
+            (Processing, Some(90), 151, true),
+            (Processing, Some(90), 10_000, true),
+            (Processing, Some(90), 0, false),
+            (Processing, None, 0, true),
+            (Completed, None, 10_000, false),
+            (Failed, None, 10_000, false),
+            (Completed, Some(0), 10_000, false),
+        ];
+        for (status, lease, after, stuck) in table {
+            let mut s = sub();
+            s.status = status;
+            s.worker.worker_lease_expires_at = lease.map(t);
+            assert_eq!(
+                is_stuck(&s, t(after)),
+                stuck,
+                "{status:?}, lease {lease:?}, +{after} s"
+            );
+        }
+    }
+
+    #[test]
+    fn item_16_redelivery_doubles_from_the_minimum_and_never_passes_the_maximum() {
+        let min = Duration::seconds(10);
+        let max = Duration::seconds(600);
+        let table = [
+            (-3, 10),
+            (0, 10),
+            (1, 10),
+            (2, 20),
+            (3, 40),
+            (4, 80),
+            (6, 320),
+            (7, 600),
+            (17, 600),
+            (40, 600),
+            (i64::MAX, 600),
+        ];
+        for (attempts, secs) in table {
+            assert_eq!(
+                redelivery_backoff(attempts, min, max),
+                Duration::seconds(secs),
+                "{attempts}"
+            );
+        }
+        // Not a power of two: the minimum is multiplied, not shifted.
+        let ms = Duration::milliseconds(250);
+        assert_eq!(
+            redelivery_backoff(3, ms, Duration::seconds(10)),
+            Duration::seconds(1)
+        );
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Claim(u8),
