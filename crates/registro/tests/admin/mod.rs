@@ -2,31 +2,9 @@
 //! may not do to submissions the pipeline already finished or replaced.
 
 use crate::support::*;
-use std::time::{Duration, Instant};
+
 use testkit::forms::FormFixture;
 use testkit::spawn::Options;
-
-fn admin(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(registro_bin())
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-async fn wait_status(env: &Env, folio: &str, status: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while env.submission_doc(folio)["status"] != status {
-        assert!(
-            Instant::now() < deadline,
-            "never {status}: {}",
-            env.submission_doc(folio)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 #[tokio::test]
 async fn item_02_admin_retry_refuses_a_failed_submission_that_a_later_post_replaced() {

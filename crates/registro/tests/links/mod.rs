@@ -3,17 +3,9 @@
 //! browser (item 7).
 
 use crate::support::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::forms::{FileFixture, FormFixture};
 use testkit::spawn::{Options, Registro, Spawned};
-
-async fn completed(env: &Env, folio: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.submission_doc(folio)["status"] != "completed" {
-        assert!(Instant::now() < deadline, "{}", env.submission_doc(folio));
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The path and query of the stable link in the sheet row of the (only) submission.
 fn sheet_link_path(dir: &std::path::Path) -> String {
@@ -25,22 +17,12 @@ fn sheet_link_path(dir: &std::path::Path) -> String {
     link[at..].to_owned()
 }
 
-fn admin(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(registro_bin())
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn item_03_a_lost_or_corrupt_link_key_stops_the_server_and_rotation_keeps_old_links() {
     let env = Env::start(Options::default());
     let form = FormFixture::individual(&env.catalog, &key(1));
     let folio = env.post(DELEGACIONES, &form).await.folio().unwrap();
-    completed(&env, &folio).await;
+    wait_status(&env, &folio, "completed").await;
     let link = sheet_link_path(env.dir.path());
     let Env { app, dir, .. } = env;
     drop(app);
@@ -104,7 +86,7 @@ async fn item_07_an_html_polyglot_is_refused_and_receipts_are_served_inert_and_l
 
     let form = FormFixture::individual(&env.catalog, &key(2));
     let folio = env.post(DELEGACIONES, &form).await.folio().unwrap();
-    completed(&env, &folio).await;
+    wait_status(&env, &folio, "completed").await;
     let c = testkit::spawn::client();
     let res = c
         .get(env.app.url(&sheet_link_path(env.dir.path())))

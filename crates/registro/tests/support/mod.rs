@@ -225,3 +225,27 @@ pub async fn try_post(
             .unwrap_or_default(),
     })
 }
+
+/// Runs `registro admin --data-dir DIR ARGS…` to completion.
+pub fn admin(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(registro_bin())
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Waits (up to 30 s) until submission `folio` has `status`.
+pub async fn wait_status(env: &Env, folio: &str, status: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while env.submission_doc(folio)["status"] != status {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {status}: {}",
+            env.submission_doc(folio)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
