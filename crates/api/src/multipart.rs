@@ -236,13 +236,12 @@ async fn read_from(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(len) = declared {
-        if len > limits.max_body_bytes {
-            return Err(too_large().into());
-        }
         // The server enforces Content-Length framing, so the declared length is all this
         // request can ever buffer: reserve it up front. A request then either gets its whole
-        // share or waits; it never starves half-way while others hold the rest.
-        reservation.grow_to(len).await?;
+        // share or waits; it never starves half-way while others hold the rest. (A body
+        // declared over the limit is still parsed up to it, so an oversized receipt is
+        // named as such.)
+        reservation.grow_to(len.min(limits.max_body_bytes)).await?;
     }
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
@@ -294,8 +293,18 @@ async fn read_from(
                     file_too_large = true;
                     buffered -= bytes.len() as u64;
                     bytes = Vec::new();
-                    // Keep draining so the client can read our answer.
-                    while stream.try_next().await.map_err(map_multer)?.is_some() {}
+                    // Keep reading so the client can read our answer; if the body ends up
+                    // over the whole-body limit inside this part, the receipt is the cause.
+                    loop {
+                        match stream.try_next().await {
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            Err(multer::Error::StreamSizeExceeded { .. }) => {
+                                return Err(receipt_too_large().into());
+                            }
+                            Err(e) => return Err(map_multer(e).into()),
+                        }
+                    }
                     break;
                 }
                 buffered += chunk.len() as u64;
@@ -321,14 +330,17 @@ async fn read_from(
         }
     }
     if file_too_large {
-        return Err(Rejection {
-            code: receipt::ReceiptError::TooLarge.code(),
-            message: receipt::ReceiptError::TooLarge.message(),
-            field: Some(FILE_FIELD.to_owned()),
-        }
-        .into());
+        return Err(receipt_too_large().into());
     }
     Ok(form)
+}
+
+fn receipt_too_large() -> Rejection {
+    Rejection {
+        code: receipt::ReceiptError::TooLarge.code(),
+        message: receipt::ReceiptError::TooLarge.message(),
+        field: Some(FILE_FIELD.to_owned()),
+    }
 }
 
 fn too_large() -> Rejection {
