@@ -4,7 +4,9 @@
 //! The older system kept two hand-edited copies (one in the API, one in the front) and hard-coded
 //! which committees admit codelegations (reference/api.md §7, §10 items 1–2). Here one JSON file
 //! is loaded, validated once at startup, used by the form rules, and served to the front as
-//! [`Catalog::public_json`], so both sides read the same data.
+//! [`Catalog::public_json`], so both sides read the same data. The served JSON also carries the
+//! form's fixed values (`formulario`: allowed values, age range, limits), serialised from the
+//! validator's own tables by [`crate::form::formulario_json`], for the same reason.
 //!
 //! Two shapes are accepted:
 //! - the plain shape of the older `delegaciones.json` (committee key → flat list, or *tipo* →
