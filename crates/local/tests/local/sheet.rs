@@ -5,7 +5,6 @@ use domain::ports::{Sheet, SheetWrite};
 use domain::sheets::{self, DELEGACIONES_TAB, FACULTY_DELEGACIONES_TAB, FACULTY_TAB, SheetRows};
 use domain::{Submission, SubmissionType};
 use local::{CsvSheet, cell_text};
-use std::io::Write;
 use std::path::Path;
 use testkit::contract::{sample_submission, submission_id};
 
