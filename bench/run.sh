@@ -7,6 +7,8 @@
 #                                        # pipeline latency of what it submitted
 #
 # Options:
+#   --slow CLIENTS             instead of the suite: c=32 for --duration on a fresh server, then
+#                              the same with CLIENTS slow 6 MB uploads on another (item 4)
 #   --sustained RATE DURATION  open-loop constant arrival rate instead of the suite
 #   --scenario NAME            scenario of --sustained (default: unique)
 #   --duration SECS            length of each closed-loop level (default: 10)
@@ -28,10 +30,14 @@ duration=10
 pipeline_wait=30
 keep_data=0
 label="embedded"
+slow_clients=""
 out=""
 build=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --slow)
+      [[ $# -ge 2 ]] || { echo "usage: --slow CLIENTS" >&2; exit 2; }
+      slow_clients="$2"; shift 2 ;;
     --sustained)
       [[ $# -ge 3 ]] || { echo "usage: --sustained RATE DURATION" >&2; exit 2; }
       sustained_rate="$2"; sustained_secs="$3"; shift 3 ;;
@@ -122,6 +128,49 @@ start_server() {
   echo "server $target (pid $server_pid, data $server_data), results -> $out" >&2
 }
 
+# Samples the server's VmRSS every 0.5 s into $work/rss.max (the largest sample) until stopped.
+start_rss_sampler() {
+  echo 0 >"$work/rss.max"
+  (
+    max=0
+    while kill -0 "$server_pid" 2>/dev/null; do
+      rss="$(awk '/^VmRSS:/{print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)"
+      [[ -n "$rss" && "$rss" -gt "$max" ]] && { max="$rss"; echo "$max" >"$work/rss.max"; }
+      sleep 0.5
+    done
+  ) &
+  sampler_pid=$!
+}
+
+# The largest sampled VmRSS, the final VmHWM and the VmRSS now, as a server_rss line.
+peak_rss() { # $1 = phase
+  local hwm now
+  hwm="$(awk '/^VmHWM:/{print $2}' "/proc/$server_pid/status")"
+  now="$(awk '/^VmRSS:/{print $2}' "/proc/$server_pid/status")"
+  kill "$sampler_pid" 2>/dev/null || true
+  wait "$sampler_pid" 2>/dev/null || true
+  printf '{"kind":"server_rss","label":"%s","after":"%s","rss_kib":%s,"hwm_kib":%s,"rss_after_kib":%s}\n' \
+    "$1" "$1" "$(cat "$work/rss.max")" "$hwm" "$now" | tee -a "$out"
+}
+
+# Hardening item 4: normal posts at c=32 on a fresh server, then the same with N slow 6 MB
+# uploads alongside on another fresh server; peak RSS of each (the ratio of accepted/s is the
+# figure).
+slow_suite() { # CLIENTS
+  start_server "normal"
+  start_rss_sampler
+  "$bench" --target "$target" --scenario unique --concurrency 32 --duration-secs "$duration" \
+    --label normal --out "$out"
+  peak_rss normal
+  stop_server
+  start_server "slow"
+  start_rss_sampler
+  "$bench" --target "$target" --scenario unique --concurrency 32 --duration-secs "$duration" \
+    --slow-clients "$1" --label "slow-$1" --out "$out"
+  peak_rss "slow-$1"
+  stop_server
+}
+
 server_rss() { # $1 = when
   local rss hwm
   rss="$(awk '/^VmRSS:/{print $2}' "/proc/$server_pid/status")"
@@ -145,7 +194,9 @@ sustained() { # RATE DURATION SCENARIO
 
 "$bench" machine --commit "$commit_label" --date "$date_utc" --out "$out" >/dev/null
 
-if [[ -n "$sustained_rate" ]]; then
+if [[ -n "$slow_clients" ]]; then
+  slow_suite "$slow_clients"
+elif [[ -n "$sustained_rate" ]]; then
   sustained "$sustained_rate" "$sustained_secs" "$sustained_scenario"
 else
   start_server "data"
