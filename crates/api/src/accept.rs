@@ -109,10 +109,8 @@ fn invalid(rejection: Rejection) -> Outcome {
     );
     Outcome::Invalid {
         code: rejection.code,
-        // Only a declared name reaches the browser (a placeholder for any other part name).
-        field: rejection
-            .field
-            .filter(|f| domain::form::is_declared_field(f)),
+        // `redirect::location` passes on declared names only.
+        field: rejection.field,
     }
 }
 

@@ -28,7 +28,7 @@ use tokio::time::Instant;
 
 pub const MAX_TEXT_PART: u64 = 1024 * 1024;
 pub const MAX_FIELDS: usize = 1000;
-pub const FILE_FIELD: &str = "comprobante";
+pub use domain::form::FILE_FIELD;
 /// Bodies above this size count as large for the budget (ordinary receipts are smaller).
 pub const LARGE_BODY: u64 = 1024 * 1024;
 
@@ -336,11 +336,7 @@ async fn read_from(
 }
 
 fn receipt_too_large() -> Rejection {
-    Rejection {
-        code: receipt::ReceiptError::TooLarge.code(),
-        message: receipt::ReceiptError::TooLarge.message(),
-        field: Some(FILE_FIELD.to_owned()),
-    }
+    receipt::ReceiptError::TooLarge.into()
 }
 
 fn too_large() -> Rejection {
