@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod catalog;
 pub mod email;
+pub mod faculty_tab;
 pub mod failpoints;
 pub mod form;
 pub mod hash;
