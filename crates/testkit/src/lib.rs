@@ -5,4 +5,5 @@
 pub mod clock;
 pub mod contract;
 pub mod forms;
+pub mod resend_fake;
 pub mod spawn;
