@@ -6,6 +6,7 @@ mod admin;
 mod hardening;
 mod hardening_http;
 mod links;
+mod mail_services;
 mod pipeline;
 mod props;
 mod rules;

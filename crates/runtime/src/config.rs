@@ -35,6 +35,9 @@ pub enum ConfigError {
     EmbeddedInProduction,
     #[error("failpoints are refused when REGISTRO_ENV=production")]
     FailpointsInProduction,
+    /// Names its setting (`RESEND_API_KEY`, `RESEND_API_URL`, …).
+    #[error(transparent)]
+    Resend(#[from] resend::ConfigError),
     #[error("cannot read the catalog {path}: {reason}")]
     Catalog { path: String, reason: String },
 }
@@ -78,7 +81,17 @@ pub struct ServeConfig {
     /// Deliveries the embedded worker runs at once.
     pub worker_concurrency: usize,
     pub open_triggers: bool,
+    /// Send e-mails through Resend instead of writing them to `DATA_DIR/mail` (set when any
+    /// `RESEND_*` variable is).
+    pub resend: Option<resend::Config>,
 }
+
+/// The settings that switch the embedded mailer to Resend.
+const RESEND_VARS: &[&str] = &[
+    "RESEND_API_KEY",
+    "RESEND_API_URL",
+    "RESEND_REQUESTS_PER_SECOND",
+];
 
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 
@@ -212,6 +225,11 @@ impl ServeSettings {
             },
             worker_concurrency: self.worker_concurrency,
             open_triggers: self.open_triggers,
+            resend: if RESEND_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
+                Some(resend::Config::from_env()?)
+            } else {
+                None
+            },
         })
     }
 }

@@ -31,6 +31,8 @@ pub enum StartupError {
     Store(String),
     #[error("cannot bind {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error("cannot set up the Resend mailer: {0}")]
+    Mailer(resend::ConfigError),
     #[error("invalid catalog: {0}")]
     Catalog(String),
     #[error("another registro process is using the data directory {0} (its lock is held)")]
@@ -122,7 +124,13 @@ impl Application {
         // The asynchronous half: publisher → in-process bus → worker.
         let setup = |e: local::LocalError| StartupError::Store(e.to_string());
         let sheet = Arc::new(CsvSheet::new(dir.join(local::SHEETS_DIR)).map_err(setup)?);
-        let mailer = Arc::new(FileMailer::new(dir.join(local::MAIL_DIR)).map_err(setup)?);
+        let mailer: Arc<dyn domain::ports::Mailer> = match &config.resend {
+            Some(c) => {
+                tracing::info!(api_url = %c.api_url, "mailer_resend");
+                Arc::new(resend::ResendMailer::new(c.clone()).map_err(StartupError::Mailer)?)
+            }
+            None => Arc::new(FileMailer::new(dir.join(local::MAIL_DIR)).map_err(setup)?),
+        };
         let signer = crate::links::LinkSigner::with_previous(secret, previous_keys, public_url);
         let (bus, messages) = LocalBus::new();
         let redeliver = bus.sender();

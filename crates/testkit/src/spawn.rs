@@ -64,6 +64,10 @@ impl Registro {
             .arg(data_dir)
             .env_remove("REGISTRO_ADDR")
             .env_remove("REGISTRO_DATA_DIR")
+            // A developer's shell may hold real service settings: tests opt in explicitly.
+            .env_remove("RESEND_API_KEY")
+            .env_remove("RESEND_API_URL")
+            .env_remove("RESEND_REQUESTS_PER_SECOND")
             .env("LOG_LEVEL", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
