@@ -48,7 +48,10 @@ async fn with_resend_settings_every_submission_sends_its_two_emails_through_the_
     ];
     want.sort();
     assert_eq!(keys, want);
-    assert!(fake.requests() >= 6, "both injected faults were met and retried");
+    assert!(
+        fake.requests() >= 6,
+        "both injected faults were met and retried"
+    );
     let confirmation = fake
         .messages()
         .into_iter()
