@@ -5,6 +5,7 @@
 //! See bench/README.md.
 
 mod catalog;
+mod drain;
 mod form;
 mod load;
 mod machine;
@@ -46,6 +47,36 @@ enum Command {
     /// Acceptance → confirmation e-mail latency of every submission in a `registro serve`
     /// data directory (waits for the pipeline to finish first).
     PipelineLatency(PipelineArgs),
+    /// Spawns `registro serve` on the Sheets and Resend fakes (quota-limited), posts a burst
+    /// and times until every row is in the sheet, every e-mail sent, every submission completed.
+    VendorDrain(DrainArgs),
+}
+
+#[derive(Args)]
+struct DrainArgs {
+    /// Path of the `registro` binary.
+    #[arg(long, default_value = "target/release/registro")]
+    registro_bin: PathBuf,
+    #[arg(long, default_value_t = 300)]
+    submissions: u32,
+    /// Every Nth submission is a faculty registration (4–6 delegates); the rest delegaciones.
+    #[arg(long, default_value_t = 3)]
+    faculty_every: u32,
+    /// The Sheets quota the fake enforces and the adapter paces to (writes and reads per minute).
+    #[arg(long, default_value_t = 60)]
+    sheets_per_minute: usize,
+    /// Resend's limit the fake enforces and the adapter paces to.
+    #[arg(long, default_value_t = 2)]
+    resend_per_second: usize,
+    #[arg(long, default_value_t = 16)]
+    worker_concurrency: usize,
+    /// Longest wait for the burst to drain.
+    #[arg(long, default_value_t = 900.0)]
+    wait_secs: f64,
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value = "")]
+    label: String,
 }
 
 #[derive(Args, Clone)]
@@ -168,6 +199,7 @@ fn main() -> ExitCode {
             emit(&machine::header(m.commit, m.date, m.note), m.out.as_deref())
         }
         Some(Command::PipelineLatency(p)) => pipeline(p),
+        Some(Command::VendorDrain(d)) => runtime(2).and_then(|rt| rt.block_on(vendor_drain(d))),
         Some(Command::Startup(s)) => {
             runtime(s.common.client_threads).and_then(|rt| rt.block_on(startup(s)))
         }
@@ -183,6 +215,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn vendor_drain(d: DrainArgs) -> Result<(), String> {
+    let report = drain::run(drain::DrainOptions {
+        registro_bin: d.registro_bin,
+        submissions: d.submissions,
+        faculty_every: d.faculty_every,
+        sheets_per_minute: d.sheets_per_minute,
+        resend_per_second: d.resend_per_second,
+        worker_concurrency: d.worker_concurrency,
+        wait: Duration::from_secs_f64(d.wait_secs),
+        label: d.label,
+    })
+    .await?;
+    emit(&report, d.out.as_deref())
 }
 
 fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, String> {

@@ -44,11 +44,11 @@ pub struct PipelineReport {
 }
 
 #[derive(Debug, Deserialize)]
-struct Listed {
+pub(crate) struct Listed {
     submission_id: String,
     #[serde(rename = "type")]
     submission_type: String,
-    status: String,
+    pub(crate) status: String,
     created_at: String,
 }
 
@@ -126,7 +126,7 @@ pub fn run(opts: &Options) -> Result<PipelineReport, String> {
 }
 
 /// Every submission, through `registro admin --data-dir DIR list --json`.
-fn list(opts: &Options) -> Result<Vec<Listed>, String> {
+pub(crate) fn list(opts: &Options) -> Result<Vec<Listed>, String> {
     let out = Command::new(&opts.registro_bin)
         .arg("admin")
         .arg("--data-dir")

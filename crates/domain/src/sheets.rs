@@ -11,12 +11,13 @@
 //!   duplicate rows).
 //! - The receipt column holds a stable link to an endpoint that issues a fresh short-lived URL
 //!   (the caller passes it in), not a signed URL that dies after 7 days.
-//! - Faculty registrations no longer get a tab of their own (step 3 of §3.3): it left orphan
-//!   tabs on failures, broke on institution names that are not valid A1 ranges, and parsed user
-//!   text as formulas (`USER_ENTERED`). All of its data is in the two tables, `faculty` (one row
-//!   per registration) and `faculty_delegaciones` (one row per delegate, keyed by submission
-//!   id), which a filter view reproduces.
+//! - A faculty registration still gets a tab of its own (step 3 of §3.3), but made safe by
+//!   `crate::faculty_tab`: a title that cannot break a range and ends with the submission id, a
+//!   sheet id derived from that id (a retry finds the tab instead of creating a second one),
+//!   typed cells and a `Folio:` line carrying the id. Adapters write the tab and the two table
+//!   rows together (one `batchUpdate` in Google Sheets), so no orphan tab is left behind.
 
+use crate::faculty_tab;
 use crate::model::{
     DelegacionData, FacultyData, FacultyRow, Participante, Submission, SubmissionData,
 };
@@ -61,37 +62,66 @@ pub fn format_date(utc: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// Rows to append to one tab.
+/// Where a group of rows goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Tab {
+    /// One of the staff tables ([`DELEGACIONES_TAB`], [`FACULTY_TAB`],
+    /// [`FACULTY_DELEGACIONES_TAB`]): the rows are appended to its body, each ending with the
+    /// submission id.
+    Table(&'static str),
+    /// A tab of the submission's own, created with these rows (faculty): its title and sheet
+    /// id come from [`crate::faculty_tab`]; the id is in its `Folio:` line, not on every row.
+    Own { title: String, sheet_id: i32 },
+}
+
+impl Tab {
+    /// The table's name, or the own tab's title.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Table(name) => name,
+            Self::Own { title, .. } => title,
+        }
+    }
+}
+
+/// Rows to write to one tab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SheetRows {
-    pub tab: &'static str,
+    pub tab: Tab,
     pub rows: Vec<Vec<Cell>>,
 }
 
-/// Everything `sub` adds to the spreadsheet: one row in `delegaciones`, or one row in `faculty`
-/// plus one row per delegate in `faculty_delegaciones`. The last cell of every row is the
-/// submission id. The dispatch is on the data itself, so a document can never be written with
+/// Everything `sub` adds to the spreadsheet: one row in `delegaciones`, or one row in `faculty`,
+/// one row per delegate in `faculty_delegaciones` and a tab of its own. The last cell of every
+/// table row is the submission id. The dispatch is on the data itself, so a document can never be written with
 /// the wrong layout.
 pub fn rows_for(sub: &Submission, receipt_link: &str) -> Vec<SheetRows> {
     let id = sub.submission_id.as_str();
     let date = format_date(sub.created_at);
     match &sub.data {
         SubmissionData::Delegacion(d) => vec![SheetRows {
-            tab: DELEGACIONES_TAB,
+            tab: Tab::Table(DELEGACIONES_TAB),
             rows: vec![delegacion_row(d, &date, receipt_link, id)],
         }],
         SubmissionData::Faculty(f) => vec![
             SheetRows {
-                tab: FACULTY_TAB,
+                tab: Tab::Table(FACULTY_TAB),
                 rows: vec![faculty_row(f, &date, receipt_link, id)],
             },
             SheetRows {
-                tab: FACULTY_DELEGACIONES_TAB,
+                tab: Tab::Table(FACULTY_DELEGACIONES_TAB),
                 rows: f
                     .delegaciones
                     .iter()
                     .map(|r| faculty_delegate_row(&f.institucion, r, id))
                     .collect(),
+            },
+            SheetRows {
+                tab: Tab::Own {
+                    title: faculty_tab::title(&f.institucion, &sub.submission_id),
+                    sheet_id: faculty_tab::sheet_id(&sub.submission_id),
+                },
+                rows: faculty_tab::rows(f, &date, receipt_link, &sub.submission_id),
             },
         ],
     }
@@ -491,7 +521,7 @@ mod tests {
         assert_eq!(
             rows,
             vec![SheetRows {
-                tab: DELEGACIONES_TAB,
+                tab: Tab::Table(DELEGACIONES_TAB),
                 rows: vec![want]
             }]
         );
@@ -541,14 +571,14 @@ mod tests {
         assert_eq!(
             rows,
             vec![SheetRows {
-                tab: DELEGACIONES_TAB,
+                tab: Tab::Table(DELEGACIONES_TAB),
                 rows: vec![want]
             }]
         );
     }
 
     #[test]
-    fn a_faculty_registration_is_one_general_row_and_one_row_per_delegate() {
+    fn a_faculty_registration_is_one_general_row_one_row_per_delegate_and_its_own_tab() {
         let rows = rows_for(&faculty(), LINK);
         let delegate = |n: &str, a: &str, edad: Cell, correo: &str, lugar: &str| {
             vec![
@@ -565,10 +595,10 @@ mod tests {
             ]
         };
         assert_eq!(
-            rows,
+            rows[..2],
             vec![
                 SheetRows {
-                    tab: FACULTY_TAB,
+                    tab: Tab::Table(FACULTY_TAB),
                     rows: vec![vec![
                         Cell::Bool(false),
                         t("30/04/2026, 20:30:05"),
@@ -585,7 +615,7 @@ mod tests {
                     ]]
                 },
                 SheetRows {
-                    tab: FACULTY_DELEGACIONES_TAB,
+                    tab: Tab::Table(FACULTY_DELEGACIONES_TAB),
                     rows: vec![
                         delegate(
                             "Sofía",
@@ -613,16 +643,34 @@ mod tests {
                 },
             ]
         );
+        let SubmissionData::Faculty(f) = &faculty().data else {
+            unreachable!()
+        };
+        let id = faculty().submission_id;
+        assert_eq!(
+            rows[2],
+            SheetRows {
+                tab: Tab::Own {
+                    title: crate::faculty_tab::title("Instituto Patria", &id),
+                    sheet_id: crate::faculty_tab::sheet_id(&id),
+                },
+                rows: crate::faculty_tab::rows(f, "30/04/2026, 20:30:05", LINK, &id),
+            }
+        );
+        assert_eq!(rows.len(), 3);
     }
 
     #[test]
     fn every_row_is_as_wide_as_its_header_and_ends_with_the_submission_id() {
         for sub in [individual(), pareja(), faculty()] {
             for group in rows_for(&sub, LINK) {
-                let header = header(group.tab);
+                let Tab::Table(name) = group.tab else {
+                    continue;
+                };
+                let header = header(name);
                 assert_eq!(header.last(), Some(&SUBMISSION_ID_COLUMN));
                 for row in &group.rows {
-                    assert_eq!(row.len(), header.len(), "{}", group.tab);
+                    assert_eq!(row.len(), header.len(), "{name}");
                     assert_eq!(row.last(), Some(&t(sub.submission_id.as_str())));
                 }
             }

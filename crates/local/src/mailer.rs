@@ -4,7 +4,10 @@
 //! Resend: a second send with the same key returns the first message id and writes nothing.
 //! The JSON twin is written last (after the .eml is durable), so its presence means "sent";
 //! both renames share one directory fsync, and a send that finds the record without its .eml
-//! (a crash before that fsync) writes the .eml again.
+//! (a crash before that fsync) writes the .eml again. Sends are serialized per instance, so
+//! concurrent sends of one key (a redelivery racing the first delivery) find the first record
+//! instead of each writing its own; one `registro serve` per data directory makes the instance
+//! the only writer.
 
 use crate::LocalError;
 use async_trait::async_trait;
@@ -16,12 +19,17 @@ use std::path::{Path, PathBuf};
 
 pub struct FileMailer {
     dir: PathBuf,
+    /// Held for a whole send: the check for the record and its writing are one step.
+    sending: tokio::sync::Mutex<()>,
 }
 
 impl FileMailer {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, LocalError> {
         let dir = crate::ensure_dir(dir.into())?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir,
+            sending: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -103,6 +111,7 @@ impl Mailer for FileMailer {
         let json_path = self.dir.join(format!("{stem}.json"));
         let eml_path = self.dir.join(format!("{stem}.eml"));
         let email = email.clone();
+        let _sending = self.sending.lock().await;
         tokio::task::spawn_blocking(move || {
             let io = |e: std::io::Error| SideEffectError::Retryable(format!("mail file: {e}"));
             let dir = json_path.parent().unwrap_or(Path::new("."));

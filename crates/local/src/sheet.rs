@@ -25,7 +25,7 @@ use crate::LocalError;
 use async_trait::async_trait;
 use domain::SubmissionId;
 use domain::ports::{Sheet, SheetWrite, SideEffectError};
-use domain::sheets::{self, Cell, SheetRows};
+use domain::sheets::{self, Cell, SheetRows, Tab as Target};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
@@ -38,6 +38,8 @@ pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// How much of the file before a journaled offset must be unchanged for the offset to count.
 const TAIL_CHECK: u64 = 4096;
 const JOURNAL_MAGIC: &str = "registro-sheet-journal v1";
+/// File names are limited to 255 bytes; the journal adds a dot and `.journal`.
+const MAX_STEM_BYTES: usize = 200;
 
 pub struct CsvSheet {
     dir: PathBuf,
@@ -93,6 +95,17 @@ impl CsvSheet {
         self.dir.join(format!("{tab}.csv"))
     }
 
+    /// The file of a target: `<table>.csv`, or `<title>.csv` for a tab of a submission's own
+    /// (titles hold no `/`, `\\`, control characters or leading dot; one too long for a file
+    /// name falls back to `faculty_<id>.csv`).
+    pub fn file_of(&self, target: &Target, submission_id: &SubmissionId) -> PathBuf {
+        match target {
+            Target::Table(name) => self.path_of(name),
+            Target::Own { title, .. } if title.len() <= MAX_STEM_BYTES => self.path_of(title),
+            Target::Own { .. } => self.path_of(&format!("faculty_{submission_id}")),
+        }
+    }
+
     /// Test support: what a crash in the middle of appending `rows` leaves behind (the journal
     /// and the first `keep` bytes of the append), without the rest.
     #[doc(hidden)]
@@ -102,8 +115,8 @@ impl CsvSheet {
         rows: &SheetRows,
         keep: usize,
     ) -> Result<usize, SideEffectError> {
-        let path = self.path_of(rows.tab);
-        let (tab, _) = load_tab(&path, rows.tab)?;
+        let path = self.file_of(&rows.tab, submission_id);
+        let (tab, _) = load_tab(&path, rows.tab.name())?;
         let bytes = encode(
             rows,
             submission_id.as_str(),
@@ -299,12 +312,28 @@ fn encode(
         out.extend_from_slice(if format.crlf { b"\r\n" } else { b"\n" });
     }
     let mut w = csv::WriterBuilder::new()
+        // An own tab's rows have different lengths (a title line, label/value lines, a table).
+        .flexible(true)
         .delimiter(format.delimiter)
         .terminator(terminator)
         .from_writer(out);
     let csv_err = |e: csv::Error| SideEffectError::Permanent(format!("csv: {e}"));
+    let Target::Table(table) = group.tab else {
+        // A tab of its own: the rows are the whole document, the id is in its Folio line.
+        for row in &group.rows {
+            let cells: Vec<String> = row.iter().map(cell_text).collect();
+            if cells.is_empty() {
+                w.write_record([""]).map_err(csv_err)?;
+            } else {
+                w.write_record(&cells).map_err(csv_err)?;
+            }
+        }
+        return w
+            .into_inner()
+            .map_err(|e| SideEffectError::Permanent(format!("csv: {e}")));
+    };
     if new_file {
-        let mut header: Vec<String> = sheets::header(group.tab)
+        let mut header: Vec<String> = sheets::header(table)
             .iter()
             .map(|h| (*h).to_owned())
             .collect();
@@ -473,19 +502,20 @@ impl Sheet for CsvSheet {
         let mut wrote = false;
         let blocking = |e: tokio::task::JoinError| SideEffectError::Retryable(e.to_string());
         for group in rows {
-            let path = self.path_of(group.tab);
+            let path = self.file_of(&group.tab, submission_id);
+            let key = path.to_string_lossy().into_owned();
             let p = path.clone();
             let now = tokio::task::spawn_blocking(move || stamp_of(&p))
                 .await
                 .map_err(blocking)??;
-            if index.get(group.tab).is_none_or(|t| t.stamp != now) {
-                let (p, tab) = (path.clone(), group.tab);
-                let (loaded, _) = tokio::task::spawn_blocking(move || load_tab(&p, tab))
+            if index.get(&key).is_none_or(|t| t.stamp != now) {
+                let (p, tab) = (path.clone(), group.tab.name().to_owned());
+                let (loaded, _) = tokio::task::spawn_blocking(move || load_tab(&p, &tab))
                     .await
                     .map_err(blocking)??;
-                index.insert(group.tab.to_owned(), loaded);
+                index.insert(key.clone(), loaded);
             }
-            let tab = index.get_mut(group.tab).expect("loaded above");
+            let tab = index.get_mut(&key).expect("loaded above");
             if tab.ids.contains(&id) || group.rows.is_empty() {
                 continue;
             }

@@ -1,9 +1,16 @@
 //! The embedded backend against the shared port contracts, plus what only it has: group
 //! commit, reopening the file, operator queries and the orphan sweeper; and the embedded side
-//! effects (CSV sheet, file mailer, in-process bus) in the modules below.
+//! effects (CSV sheet, file mailer, in-process bus) in the modules below, each also against
+//! its side-effect contract (`contract_*`).
 
 #[path = "local/bus.rs"]
 mod bus;
+#[path = "local/contract_bus.rs"]
+mod contract_bus;
+#[path = "local/contract_mailer.rs"]
+mod contract_mailer;
+#[path = "local/contract_sheet.rs"]
+mod contract_sheet;
 #[path = "local/mailer.rs"]
 mod mailer;
 #[path = "local/sheet.rs"]

@@ -10,6 +10,7 @@ mod mail_services;
 mod pipeline;
 mod props;
 mod rules;
+mod sheets_services;
 mod support;
 
 use domain::catalog::Modality;

@@ -1,4 +1,8 @@
-//! The Resend adapter against the fake in `testkit::resend_fake`.
+//! The Resend adapter against the fake in `testkit::resend_fake`, and against the `Mailer`
+//! contract (`contract`).
+
+#[path = "resend/contract.rs"]
+mod contract;
 
 use domain::mail::{Email, MailKind};
 use domain::ports::{Mailer, SideEffectError};

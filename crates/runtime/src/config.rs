@@ -38,6 +38,9 @@ pub enum ConfigError {
     /// Names its setting (`RESEND_API_KEY`, `RESEND_API_URL`, …).
     #[error(transparent)]
     Resend(#[from] resend::ConfigError),
+    /// Names its setting (`DELEGACIONES_SHEET_ID`, `SHEETS_API_URL`, …).
+    #[error(transparent)]
+    Sheets(#[from] sheets::ConfigError),
     #[error("cannot read the catalog {path}: {reason}")]
     Catalog { path: String, reason: String },
 }
@@ -84,6 +87,9 @@ pub struct ServeConfig {
     /// Send e-mails through Resend instead of writing them to `DATA_DIR/mail` (set when any
     /// `RESEND_*` variable is).
     pub resend: Option<resend::Config>,
+    /// Write the organizers' rows to Google Sheets instead of `DATA_DIR/sheets/*.csv` (set
+    /// when any of the Sheets variables is, `sheets::VARIABLES`).
+    pub sheets: Option<sheets::Config>,
 }
 
 /// The settings that switch the embedded mailer to Resend.
@@ -227,6 +233,14 @@ impl ServeSettings {
             open_triggers: self.open_triggers,
             resend: if RESEND_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
                 Some(resend::Config::from_env()?)
+            } else {
+                None
+            },
+            sheets: if sheets::VARIABLES
+                .iter()
+                .any(|v| std::env::var_os(v).is_some())
+            {
+                Some(sheets::Config::from_env()?)
             } else {
                 None
             },

@@ -33,6 +33,8 @@ pub enum StartupError {
     Bind(SocketAddr, std::io::Error),
     #[error("cannot set up the Resend mailer: {0}")]
     Mailer(resend::ConfigError),
+    #[error("cannot set up the Google Sheets writer: {0}")]
+    Sheet(sheets::ConfigError),
     #[error("invalid catalog: {0}")]
     Catalog(String),
     #[error("another registro process is using the data directory {0} (its lock is held)")]
@@ -123,7 +125,17 @@ impl Application {
 
         // The asynchronous half: publisher → in-process bus → worker.
         let setup = |e: local::LocalError| StartupError::Store(e.to_string());
-        let sheet = Arc::new(CsvSheet::new(dir.join(local::SHEETS_DIR)).map_err(setup)?);
+        let sheet: Arc<dyn domain::ports::Sheet> = match &config.sheets {
+            Some(c) => {
+                tracing::info!(api_url = %c.api_url, "sheet_google_sheets");
+                let credentials = sheets::adc_credentials().map_err(StartupError::Sheet)?;
+                Arc::new(
+                    sheets::SheetsSheet::new(c.clone(), credentials)
+                        .map_err(StartupError::Sheet)?,
+                )
+            }
+            None => Arc::new(CsvSheet::new(dir.join(local::SHEETS_DIR)).map_err(setup)?),
+        };
         let mailer: Arc<dyn domain::ports::Mailer> = match &config.resend {
             Some(c) => {
                 tracing::info!(api_url = %c.api_url, "mailer_resend");

@@ -6,4 +6,5 @@ pub mod clock;
 pub mod contract;
 pub mod forms;
 pub mod resend_fake;
+pub mod sheets_fake;
 pub mod spawn;

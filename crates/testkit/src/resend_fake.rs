@@ -30,6 +30,8 @@ pub enum Fault {
     Timeout,
     /// Stores the message, then answers 500 (the response is "lost").
     LostResponse,
+    /// 422 `validation_error` without storing anything: a message Resend refuses.
+    Status422,
 }
 
 #[derive(Debug, Clone)]
@@ -332,6 +334,13 @@ async fn send(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
                 );
             }
             Some(Fault::Status429) => return too_many(cfg.requests_per_second, 1),
+            Some(Fault::Status422) => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_error",
+                    "The message was refused.",
+                );
+            }
             _ => {}
         }
         // A request stuck before processing (Timeout) holds no key.

@@ -10,6 +10,22 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+/// The settings that switch `registro serve` to Google Sheets (`sheets::VARIABLES`).
+const SHEETS_VARIABLES: &[&str] = &[
+    "DELEGACIONES_SPREADSHEET_ID",
+    "DELEGACIONES_SHEET_ID",
+    "DELEGACIONES_TABLE_ID",
+    "FACULTY_SPREADSHEET_ID",
+    "FACULTY_GENERAL_SHEET_ID",
+    "FACULTY_GENERAL_TABLE_ID",
+    "FACULTY_DELEGACIONES_SHEET_ID",
+    "FACULTY_DELEGACIONES_TABLE_ID",
+    "SHEETS_API_URL",
+    "SHEETS_WRITES_PER_MINUTE",
+    "SHEETS_READS_PER_MINUTE",
+    "SHEETS_REQUEST_TIMEOUT_SECS",
+];
+
 pub struct Registro {
     child: Child,
     pub addr: SocketAddr,
@@ -68,8 +84,11 @@ impl Registro {
             .env_remove("RESEND_API_KEY")
             .env_remove("RESEND_API_URL")
             .env_remove("RESEND_REQUESTS_PER_SECOND")
-            .env("LOG_LEVEL", "info")
-            .stdin(Stdio::null())
+            .env("LOG_LEVEL", "info");
+        for var in SHEETS_VARIABLES {
+            cmd.env_remove(var);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(c) = &opts.catalog {
