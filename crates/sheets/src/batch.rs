@@ -134,7 +134,8 @@ impl Batcher {
     }
 
     /// Reads the tab list (unless known) and the cells of the tables the entries write to.
-    async fn snapshot(&mut self, tables: &HashSet<i32>) -> Result<Snapshot, ApiError> {
+    /// Also says whether the tab list was read just now.
+    async fn snapshot(&mut self, tables: &HashSet<i32>) -> Result<(Snapshot, bool), ApiError> {
         let mut wanted: Vec<i32> = tables.iter().copied().collect();
         wanted.sort_unstable();
         let mut fresh = false;
@@ -183,11 +184,12 @@ impl Batcher {
                     (*sheet_id, set)
                 })
                 .collect();
-            return Ok(Snapshot {
+            let snap = Snapshot {
                 cells,
                 sheet_ids: tabs.iter().map(|(id, _)| *id).collect(),
                 titles: tabs.iter().map(|(_, t)| t.to_lowercase()).collect(),
-            });
+            };
+            return Ok((snap, fresh));
         }
     }
 
@@ -246,7 +248,7 @@ impl Batcher {
         loop {
             let error = match self.snapshot(&tables).await {
                 Err(e) => e,
-                Ok(snap) => {
+                Ok((snap, fresh)) => {
                     let requests = missing_requests(&snap, entries);
                     if requests.is_empty() {
                         return Ok(());
@@ -271,12 +273,23 @@ impl Batcher {
                             );
                             return Ok(());
                         }
+                        // A tab list kept from an earlier batch may miss a tab another
+                        // worker instance created (a redelivery that went elsewhere first):
+                        // the `addSheet` is then refused. Read the list again before blaming
+                        // the request.
+                        Err(ApiError::BadRequest(_)) if !fresh && !created.is_empty() => {
+                            tracing::info!("sheets_tab_list_refreshed_after_400");
+                            self.tabs = None;
+                            continue;
+                        }
                         Err(e) => {
                             // The write may have been applied (a lost response): an entry
                             // found complete on the next check was written by this batch, and
-                            // the tab list must be read again.
+                            // if it added tabs, the tab list must be read again.
                             if matches!(e, ApiError::Retry { .. }) {
-                                self.tabs = None;
+                                if !created.is_empty() {
+                                    self.tabs = None;
+                                }
                                 for i in &writers {
                                     entries[*i].1.wrote = true;
                                 }

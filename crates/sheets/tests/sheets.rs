@@ -387,3 +387,24 @@ async fn a_burst_is_coalesced_and_drains_under_the_write_quota_without_failures(
         assert_eq!(rows_with(table, &sub.submission_id), 1);
     }
 }
+
+#[tokio::test]
+async fn a_tab_another_worker_instance_created_is_found_instead_of_failing_the_submission() {
+    let (fake, config) = fake_with(FakeConfig::default()).await;
+    let (a, b) = (sheet_for(&fake, config.clone()), sheet_for(&fake, config));
+    // Instance b has read the tab list before a creates the faculty tab.
+    assert_eq!(append(&b, &faculty(60, 4)).await, Ok(SheetWrite::Appended));
+    let sub = faculty(61, 4);
+    assert_eq!(append(&a, &sub).await, Ok(SheetWrite::Appended));
+    // The redelivery reaches b: its addSheet is refused, b reads the tab list again and finds
+    // everything there.
+    assert_eq!(append(&b, &sub).await, Ok(SheetWrite::AlreadyPresent));
+    let own = domain::faculty_tab::sheet_id(&sub.submission_id);
+    assert_eq!(
+        fake.sheets(FACULTY_SS)
+            .iter()
+            .filter(|(s, _)| *s == own)
+            .count(),
+        1
+    );
+}
