@@ -4,7 +4,7 @@
 use domain::outbox::WorkMessage;
 use local::LocalBus;
 use std::sync::{Arc, Mutex};
-use testkit::contract::{self, BusUnderTest};
+use testkit::contract::BusUnderTest;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// The receiving end (`None` once dropped) and everything taken from it so far.
@@ -35,22 +35,4 @@ async fn make_bus() -> BusUnderTest {
     }
 }
 
-#[tokio::test]
-async fn a_published_message_is_received_with_the_same_fields() {
-    contract::a_published_message_is_received_with_the_same_fields(make_bus).await;
-}
-
-#[tokio::test]
-async fn every_one_of_many_published_messages_is_received() {
-    contract::every_one_of_many_published_messages_is_received(make_bus).await;
-}
-
-#[tokio::test]
-async fn publishing_on_an_unavailable_bus_is_a_retryable_error() {
-    contract::publishing_on_an_unavailable_bus_is_a_retryable_error(make_bus).await;
-}
-
-#[tokio::test]
-async fn the_whole_bus_contract_passes_in_sequence() {
-    contract::bus_contract(make_bus).await;
-}
+testkit::bus_contract_tests!(make_bus);

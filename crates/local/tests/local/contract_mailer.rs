@@ -5,7 +5,7 @@ use domain::ports::Mailer;
 use local::FileMailer;
 use std::path::Path;
 use std::sync::Arc;
-use testkit::contract::{self, DeliveredMail, FaultyMailer, MailerUnderTest};
+use testkit::contract::{DeliveredMail, FaultyMailer, MailerUnderTest};
 
 /// Whether the `.eml` has a non-empty `mime` part.
 fn has_part(eml: &str, mime: &str) -> bool {
@@ -63,56 +63,4 @@ async fn make_mailer() -> MailerUnderTest {
     }
 }
 
-#[tokio::test]
-async fn a_send_returns_an_id_and_delivers_exactly_that_message() {
-    contract::a_send_returns_an_id_and_delivers_exactly_that_message(make_mailer).await;
-}
-
-#[tokio::test]
-async fn sending_the_same_email_again_returns_the_same_id_and_delivers_nothing_more() {
-    contract::sending_the_same_email_again_returns_the_same_id_and_delivers_nothing_more(
-        make_mailer,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn the_confirmation_and_the_internal_notification_of_one_submission_are_two_messages() {
-    contract::the_confirmation_and_the_internal_notification_of_one_submission_are_two_messages(
-        make_mailer,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_retryable_fault_then_a_retry_delivers_exactly_one_message() {
-    contract::a_retryable_fault_then_a_retry_delivers_exactly_one_message(make_mailer).await;
-}
-
-#[tokio::test]
-async fn a_lost_response_then_a_retry_returns_the_first_id_and_delivers_exactly_one_message() {
-    contract::a_lost_response_then_a_retry_returns_the_first_id_and_delivers_exactly_one_message(
-        make_mailer,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_permanent_fault_is_permanent_and_delivers_nothing() {
-    contract::a_permanent_fault_is_permanent_and_delivers_nothing(make_mailer).await;
-}
-
-#[tokio::test]
-async fn concurrent_sends_of_one_email_deliver_one_message() {
-    contract::concurrent_sends_of_one_email_deliver_one_message(make_mailer).await;
-}
-
-#[tokio::test]
-async fn distinct_emails_sent_concurrently_are_each_delivered_once() {
-    contract::distinct_emails_sent_concurrently_are_each_delivered_once(make_mailer).await;
-}
-
-#[tokio::test]
-async fn the_whole_mailer_contract_passes_in_sequence() {
-    contract::mailer_contract(make_mailer).await;
-}
+testkit::mailer_contract_tests!(make_mailer);

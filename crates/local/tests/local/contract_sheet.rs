@@ -10,7 +10,7 @@ use domain::sheets::{SheetRows, Tab};
 use local::{CsvSheet, UTF8_BOM};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use testkit::contract::{self, FaultKind, FaultySheet, SheetUnderTest};
+use testkit::contract::{FaultKind, FaultySheet, SheetUnderTest};
 
 /// The CSV sheet, with the next append's first tab file made unsafe when armed.
 struct UnsafeFileOnce {
@@ -94,64 +94,4 @@ async fn make_sheet() -> SheetUnderTest {
     }
 }
 
-#[tokio::test]
-async fn a_first_append_writes_exactly_the_submissions_rows_to_each_tab() {
-    contract::a_first_append_writes_exactly_the_submissions_rows_to_each_tab(make_sheet).await;
-}
-
-#[tokio::test]
-async fn appending_the_same_submission_again_is_already_present_and_adds_nothing() {
-    contract::appending_the_same_submission_again_is_already_present_and_adds_nothing(make_sheet)
-        .await;
-}
-
-#[tokio::test]
-async fn a_delegacion_is_one_row_of_41_cells_in_delegaciones_ending_with_its_id() {
-    contract::a_delegacion_is_one_row_of_41_cells_in_delegaciones_ending_with_its_id(make_sheet)
-        .await;
-}
-
-#[tokio::test]
-async fn a_faculty_registration_is_one_faculty_row_a_row_per_delegate_and_its_own_tab() {
-    contract::a_faculty_registration_is_one_faculty_row_a_row_per_delegate_and_its_own_tab(
-        make_sheet,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn formula_like_text_comes_back_as_literal_text() {
-    contract::formula_like_text_comes_back_as_literal_text(make_sheet).await;
-}
-
-#[tokio::test]
-async fn a_retryable_fault_writes_nothing_and_the_retry_writes_one_row_set() {
-    contract::a_retryable_fault_writes_nothing_and_the_retry_writes_one_row_set(make_sheet).await;
-}
-
-#[tokio::test]
-async fn a_lost_response_is_retryable_and_the_retry_finds_the_rows_already_present() {
-    contract::a_lost_response_is_retryable_and_the_retry_finds_the_rows_already_present(make_sheet)
-        .await;
-}
-
-#[tokio::test]
-async fn a_permanent_fault_is_permanent_and_writes_nothing() {
-    contract::a_permanent_fault_is_permanent_and_writes_nothing(make_sheet).await;
-}
-
-#[tokio::test]
-async fn many_distinct_submissions_appended_concurrently_all_land_exactly_once() {
-    contract::many_distinct_submissions_appended_concurrently_all_land_exactly_once(make_sheet)
-        .await;
-}
-
-#[tokio::test]
-async fn the_same_submission_appended_concurrently_lands_once() {
-    contract::the_same_submission_appended_concurrently_lands_once(make_sheet).await;
-}
-
-#[tokio::test]
-async fn the_whole_sheet_contract_passes_in_sequence() {
-    contract::sheet_contract(make_sheet).await;
-}
+testkit::sheet_contract_tests!(make_sheet);

@@ -12,7 +12,7 @@ use domain::sheets::{self as layout, SheetRows, Tab};
 use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use testkit::contract::{self, FaultKind, SheetUnderTest};
+use testkit::contract::{FaultKind, SheetUnderTest};
 use testkit::sheets_fake::{
     DELEGACIONES_SPREADSHEET, DELEGACIONES_TABLE, FACULTY_DELEGACIONES_TABLE, FACULTY_SPREADSHEET,
     FACULTY_TABLE, FakeConfig, Fault, SheetsFake,
@@ -107,7 +107,4 @@ async fn make_sheet() -> SheetUnderTest {
     }
 }
 
-#[tokio::test]
-async fn the_google_sheets_adapter_passes_the_sheet_contract() {
-    contract::sheet_contract(make_sheet).await;
-}
+testkit::sheet_contract_tests!(make_sheet);

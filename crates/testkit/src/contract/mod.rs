@@ -215,3 +215,65 @@ pub async fn accept_sample(store: &dyn Store, n: u32, ty: SubmissionType) -> Sub
         .expect("accept");
     id
 }
+
+/// One `#[tokio::test]` per named check, each calling `testkit::contract::<check>($make)`, so a
+/// backend runs every check of a suite as its own test without writing the wrappers out.
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:path; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                $crate::contract::$check($make).await;
+            }
+        )+
+    };
+}
+
+/// Every check of the [`Sheet`](domain::ports::Sheet) suite, one test each.
+#[macro_export]
+macro_rules! sheet_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!($make;
+            a_first_append_writes_exactly_the_submissions_rows_to_each_tab,
+            appending_the_same_submission_again_is_already_present_and_adds_nothing,
+            a_delegacion_is_one_row_of_41_cells_in_delegaciones_ending_with_its_id,
+            a_faculty_registration_is_one_faculty_row_a_row_per_delegate_and_its_own_tab,
+            formula_like_text_comes_back_as_literal_text,
+            a_retryable_fault_writes_nothing_and_the_retry_writes_one_row_set,
+            a_lost_response_is_retryable_and_the_retry_finds_the_rows_already_present,
+            a_permanent_fault_is_permanent_and_writes_nothing,
+            many_distinct_submissions_appended_concurrently_all_land_exactly_once,
+            the_same_submission_appended_concurrently_lands_once,
+        );
+    };
+}
+
+/// Every check of the [`Mailer`](domain::ports::Mailer) suite, one test each.
+#[macro_export]
+macro_rules! mailer_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!($make;
+            a_send_returns_an_id_and_delivers_exactly_that_message,
+            sending_the_same_email_again_returns_the_same_id_and_delivers_nothing_more,
+            the_confirmation_and_the_internal_notification_of_one_submission_are_two_messages,
+            a_retryable_fault_then_a_retry_delivers_exactly_one_message,
+            a_lost_response_then_a_retry_returns_the_first_id_and_delivers_exactly_one_message,
+            a_permanent_fault_is_permanent_and_delivers_nothing,
+            concurrent_sends_of_one_email_deliver_one_message,
+            distinct_emails_sent_concurrently_are_each_delivered_once,
+        );
+    };
+}
+
+/// Every check of the [`Bus`](domain::ports::Bus) suite, one test each.
+#[macro_export]
+macro_rules! bus_contract_tests {
+    ($make:path) => {
+        $crate::contract_tests!($make;
+            a_published_message_is_received_with_the_same_fields,
+            every_one_of_many_published_messages_is_received,
+            publishing_on_an_unavailable_bus_is_a_retryable_error,
+        );
+    };
+}
