@@ -104,8 +104,7 @@ pub async fn run(opts: DrainOptions) -> Result<DrainReport, String> {
             "REGISTRO_WORKER_CONCURRENCY",
             &opts.worker_concurrency.to_string(),
         )
-        .env("REGISTRO_RATE_LIMIT_PER_MINUTE", "0")
-        .env("LOG_LEVEL", "warn");
+        .env("REGISTRO_RATE_LIMIT_PER_MINUTE", "0");
     for (k, v) in sheets.add_registro_layout() {
         env = env.env(k, &v);
     }

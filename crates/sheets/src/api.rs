@@ -10,7 +10,9 @@
 //! the id is wrong) and stay permanent until someone fixes it. Messages carry the HTTP status,
 //! the API's `status` and `ErrorInfo.reason`, never the API's message, which can quote cell text.
 
-use google_cloud_auth::credentials::AccessTokenCredentials;
+use google_cloud_auth::credentials::{
+    AccessTokenCredentials, CacheableResource, CredentialsProvider,
+};
 use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
@@ -176,9 +178,16 @@ impl Api {
         url
     }
 
-    async fn bearer(&self) -> Result<String, ApiError> {
-        match self.credentials.access_token().await {
-            Ok(t) => Ok(t.token),
+    /// The credentials' request headers: `Authorization: Bearer …`, plus `x-goog-user-project`
+    /// when the credentials name a quota project (user credentials from `gcloud auth
+    /// application-default login` need it for the API to accept the call).
+    async fn auth_headers(&self) -> Result<reqwest::header::HeaderMap, ApiError> {
+        match self.credentials.headers(http::Extensions::new()).await {
+            Ok(CacheableResource::New { data, .. }) => Ok(data),
+            Ok(CacheableResource::NotModified) => Err(ApiError::Retry {
+                message: "sheets: credentials returned no headers".into(),
+                after: None,
+            }),
             Err(e) if e.is_transient() => Err(ApiError::Retry {
                 message: "sheets: access token temporarily unavailable".into(),
                 after: None,
@@ -190,8 +199,8 @@ impl Api {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
-        let bearer = self.bearer().await?;
-        let response = request.bearer_auth(bearer).send().await.map_err(|e| {
+        let headers = self.auth_headers().await?;
+        let response = request.headers(headers).send().await.map_err(|e| {
             let what = if e.is_timeout() {
                 "request timed out"
             } else if e.is_connect() {
@@ -246,10 +255,22 @@ impl Api {
             }
             s if s.is_server_error() => ApiError::Retry { message, after },
             StatusCode::BAD_REQUEST => ApiError::BadRequest(message),
-            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => ApiError::Permanent(format!(
-                "{message}: check that the spreadsheet id is right and that the spreadsheet is \
-                 shared with the worker's service account as an editor"
-            )),
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
+                let hint = match reason.as_str() {
+                    "SERVICE_DISABLED" => {
+                        "enable the Google Sheets API in the project, and give user credentials \
+                         a quota project (GOOGLE_CLOUD_QUOTA_PROJECT)"
+                    }
+                    "ACCESS_TOKEN_SCOPE_INSUFFICIENT" => {
+                        "the credentials lack the https://www.googleapis.com/auth/spreadsheets scope"
+                    }
+                    _ => {
+                        "check that the spreadsheet id is right and that the spreadsheet is \
+                         shared with the worker's service account as an editor"
+                    }
+                };
+                ApiError::Permanent(format!("{message}: {hint}"))
+            }
             _ => ApiError::Permanent(message),
         })
     }

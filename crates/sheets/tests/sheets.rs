@@ -408,3 +408,26 @@ async fn a_tab_another_worker_instance_created_is_found_instead_of_failing_the_s
         1
     );
 }
+
+#[tokio::test]
+async fn user_credentials_send_their_quota_project_as_google_requires() {
+    let (fake, config) = fake_with(FakeConfig {
+        user_project: Some("smmun-registro".into()),
+        ..FakeConfig::default()
+    })
+    .await;
+    let sheet = sheet_for(&fake, config.clone());
+    assert_eq!(
+        append(&sheet, &delegacion(70)).await,
+        Ok(SheetWrite::Appended)
+    );
+    // The same credentials without the project are refused, as Google refuses them.
+    let mut json: Value = serde_json::from_str(&fake.authorized_user_json()).unwrap();
+    json.as_object_mut().unwrap().remove("quota_project_id");
+    let without =
+        SheetsSheet::new(config, sheets::authorized_user_credentials(json).unwrap()).unwrap();
+    match append(&without, &delegacion(71)).await {
+        Err(SideEffectError::Permanent(m)) => assert!(m.contains("SERVICE_DISABLED"), "{m}"),
+        other => panic!("expected a permanent 403, got {other:?}"),
+    }
+}

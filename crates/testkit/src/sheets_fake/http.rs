@@ -144,6 +144,19 @@ async fn gate(shared: &Shared, headers: &HeaderMap, kind: Kind) -> Result<bool, 
         );
         return Err(r);
     }
+    if let Some(project) = &cfg.user_project
+        && headers
+            .get("x-goog-user-project")
+            .and_then(|v| v.to_str().ok())
+            != Some(project)
+    {
+        return Err(rpc(
+            StatusCode::FORBIDDEN,
+            "Your application is authenticating by using local Application Default Credentials. \
+             The sheets.googleapis.com API requires a quota project, which is not set by default.",
+            "SERVICE_DISABLED",
+        ));
+    }
     let fault = {
         let mut guard = shared.lock();
         let inner = &mut *guard;

@@ -70,6 +70,10 @@ pub struct FakeConfig {
     /// `retry-after` seconds on 429 answers, if any.
     pub retry_after_secs: Option<u64>,
     /// Sleep before applying and answering every write that passed auth, quota and faults.
+    /// When set, every API request must carry `x-goog-user-project: <this>` (what Google asks
+    /// of user credentials) or gets 403 `SERVICE_DISABLED`, and [`SheetsFake::authorized_user_json`]
+    /// names it as the credentials' `quota_project_id`.
+    pub user_project: Option<String>,
     pub processing_delay: Duration,
 }
 
@@ -84,6 +88,7 @@ impl Default for FakeConfig {
             timeout_sleep: Duration::from_secs(5),
             retry_after_secs: None,
             processing_delay: Duration::ZERO,
+            user_project: None,
         }
     }
 }
@@ -169,14 +174,17 @@ impl SheetsFake {
 
     /// A google `authorized_user` credentials file whose `token_uri` is this fake.
     pub fn authorized_user_json(&self) -> String {
-        json!({
+        let mut v = json!({
             "type": "authorized_user",
             "client_id": "fake-client.apps.googleusercontent.com",
             "client_secret": "fake-secret",
             "refresh_token": self.shared.config.refresh_token,
             "token_uri": format!("{}/token", self.url()),
-        })
-        .to_string()
+        });
+        if let Some(p) = &self.shared.config.user_project {
+            v["quota_project_id"] = json!(p);
+        }
+        v.to_string()
     }
 
     /// Queue faults for the coming writes (`batchUpdate`), first in, first out.
