@@ -65,16 +65,21 @@ fn hook(faults: &Arc<Faults>) -> FailNext {
     })
 }
 
-/// A [`Sheet`] that delegates to `inner` and fails the calls faults were armed for:
-/// `Transient` and `Permanent` before touching `inner`, `LostResponse` after a successful
-/// append of `inner`.
-pub struct FaultySheet {
-    inner: Arc<dyn Sheet>,
+/// A port that delegates to `inner` and fails the calls faults were armed for:
+/// `Transient` and `Permanent` before touching `inner`, `LostResponse` after a successful call
+/// of `inner`. Implemented for the [`Sheet`] and [`Mailer`] ports.
+pub struct Faulty<P: ?Sized> {
+    inner: Arc<P>,
     faults: Arc<Faults>,
 }
 
-impl FaultySheet {
-    pub fn new(inner: Arc<dyn Sheet>) -> Arc<Self> {
+/// [`Faulty`] over a [`Sheet`].
+pub type FaultySheet = Faulty<dyn Sheet>;
+/// [`Faulty`] over a [`Mailer`].
+pub type FaultyMailer = Faulty<dyn Mailer>;
+
+impl<P: ?Sized> Faulty<P> {
+    pub fn new(inner: Arc<P>) -> Arc<Self> {
         Arc::new(Self {
             inner,
             faults: Arc::default(),
@@ -85,7 +90,8 @@ impl FaultySheet {
         self.faults.push(kind);
     }
 
-    /// The [`FailNext`] hook of a [`super::SheetUnderTest`]: every kind is supported.
+    /// The [`FailNext`] hook of a [`super::SheetUnderTest`] or [`super::MailerUnderTest`]:
+    /// every kind is supported.
     pub fn fail_next_hook(&self) -> FailNext {
         hook(&self.faults)
     }
@@ -113,31 +119,6 @@ impl Sheet for FaultySheet {
                 "injected: the sheet refused the rows".into(),
             )),
         }
-    }
-}
-
-/// A [`Mailer`] that delegates to `inner` and fails the calls faults were armed for, as
-/// [`FaultySheet`] does.
-pub struct FaultyMailer {
-    inner: Arc<dyn Mailer>,
-    faults: Arc<Faults>,
-}
-
-impl FaultyMailer {
-    pub fn new(inner: Arc<dyn Mailer>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            faults: Arc::default(),
-        })
-    }
-
-    pub fn fail_next(&self, kind: FaultKind) {
-        self.faults.push(kind);
-    }
-
-    /// The [`FailNext`] hook of a [`super::MailerUnderTest`]: every kind is supported.
-    pub fn fail_next_hook(&self) -> FailNext {
-        hook(&self.faults)
     }
 }
 
