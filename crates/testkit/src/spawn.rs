@@ -10,22 +10,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-/// The settings that switch `registro serve` to Google Sheets (`sheets::VARIABLES`).
-const SHEETS_VARIABLES: &[&str] = &[
-    "DELEGACIONES_SPREADSHEET_ID",
-    "DELEGACIONES_SHEET_ID",
-    "DELEGACIONES_TABLE_ID",
-    "FACULTY_SPREADSHEET_ID",
-    "FACULTY_GENERAL_SHEET_ID",
-    "FACULTY_GENERAL_TABLE_ID",
-    "FACULTY_DELEGACIONES_SHEET_ID",
-    "FACULTY_DELEGACIONES_TABLE_ID",
-    "SHEETS_API_URL",
-    "SHEETS_WRITES_PER_MINUTE",
-    "SHEETS_READS_PER_MINUTE",
-    "SHEETS_REQUEST_TIMEOUT_SECS",
-];
-
 pub struct Registro {
     child: Child,
     pub addr: SocketAddr,
@@ -85,7 +69,7 @@ impl Registro {
             .env_remove("RESEND_API_URL")
             .env_remove("RESEND_REQUESTS_PER_SECOND")
             .env("LOG_LEVEL", "info");
-        for var in SHEETS_VARIABLES {
+        for var in sheets::VARIABLES {
             cmd.env_remove(var);
         }
         cmd.stdin(Stdio::null())
