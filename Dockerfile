@@ -14,6 +14,15 @@
 # Settings are the env twins of the flags (README "Configuration"): REGISTRO_PUBLIC_URL,
 # REGISTRO_ALLOWED_ORIGINS, REGISTRO_FRONTEND_URL, REGISTRO_CATALOG, REGISTRO_INTERNAL_EMAIL, …
 
+# ---- front ------------------------------------------------------------------------------
+# The Svelte forms (front/), built to static files that `registro serve` serves at `/`.
+FROM node:20-bookworm-slim AS front
+WORKDIR /front
+COPY front/package.json front/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY front/ ./
+RUN npm run build
+
 # ---- build ------------------------------------------------------------------------------
 # The Rust toolchain is pinned by the image (the workspace's rust-version), not by a
 # rust-toolchain.toml.
@@ -38,10 +47,12 @@ RUN apt-get update \
       --shell /usr/sbin/nologin registro \
  && install -d -o registro -g registro -m 0700 /data
 COPY --from=build /out/registro /usr/local/bin/registro
+COPY --from=front /front/build /usr/local/share/registro/front
 USER registro:registro
 # Database, receipts, sheet CSVs, e-mails, link secret: personal data, keep the volume private.
 # A named volume inherits the owner set above; a bind mount must be writable by uid 10001.
-ENV REGISTRO_DATA_DIR=/data
+ENV REGISTRO_DATA_DIR=/data \
+    REGISTRO_FRONT_DIR=/usr/local/share/registro/front
 VOLUME ["/data"]
 EXPOSE 8080
 ENTRYPOINT ["registro"]

@@ -28,7 +28,7 @@ pub async fn faculty(State(state): State<AppState>, req: Request) -> Response {
 
 async fn submit(state: AppState, kind: SubmissionType, req: Request) -> Response {
     let cfg = &state.inner.config;
-    let origin = redirect::resolve_origin(req.headers(), &cfg.allowed_origins, &cfg.frontend_url);
+    let origin = redirect::resolve_origin(req.headers(), req.uri(), cfg);
     let outcome = run(&state, kind, req).await;
     redirect::see_other(redirect::location(&origin, kind, &outcome))
 }

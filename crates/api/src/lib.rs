@@ -1,4 +1,5 @@
-//! The registration API: the two form endpoints, the catalog for the front, and health.
+//! The registration API: the two form endpoints (`POST`; a `GET` is sent on to the form page),
+//! the catalog for the front, and health.
 //!
 //! Handlers are thin: parse the multipart body, let `domain` validate and decide, let the ports
 //! store, and map every outcome to a 303 in `redirect`. Which backends fill the ports is decided
@@ -30,6 +31,10 @@ pub struct ApiConfig {
     pub allowed_origins: Vec<String>,
     /// Where redirects go when neither Origin nor Referer is allowed.
     pub frontend_url: String,
+    /// The front is served by this same process (`registro serve` with a built front): an
+    /// `Origin` / `Referer` naming the request's own `Host` is accepted for redirects too, and
+    /// `GET` on a form endpoint redirects to the form page on the same host (`redirect`).
+    pub same_origin_front: bool,
     /// Form posts per client per minute; 0 switches the limit off.
     pub rate_limit_per_minute: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
@@ -60,6 +65,7 @@ impl Default for ApiConfig {
                 "http://localhost:5173".into(),
             ],
             frontend_url: "http://localhost:8080".into(),
+            same_origin_front: false,
             rate_limit_per_minute: 0,
             trust_forwarded_for: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -154,12 +160,19 @@ impl AppState {
     }
 }
 
-/// The API's routes with their middleware. Unknown paths are plain 404s (not redirects).
+/// The API's routes with their middleware. Unknown paths are plain 404s (not redirects); a
+/// `GET` on a form endpoint is a 308 to its form page.
 pub fn router(state: AppState) -> Router {
     let cors = request::cors(&state.inner.config.allowed_origins);
     Router::new()
-        .route("/registro/delegaciones", post(accept::delegaciones))
-        .route("/registro/faculty", post(accept::faculty))
+        .route(
+            "/registro/delegaciones",
+            post(accept::delegaciones).get(request::delegaciones_page),
+        )
+        .route(
+            "/registro/faculty",
+            post(accept::faculty).get(request::faculty_page),
+        )
         .route("/registro/catalogo", get(request::catalogo))
         .route("/healthz", get(request::healthz))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,6 +1,8 @@
-//! Where the browser goes next: origin resolution (reference/api.md §3.1) and the 303 shapes of
-//! §3.2, in one place. Every outcome of a form post is one of these redirects.
+//! Where the browser goes next: origin resolution (reference/api.md §3.1), the 303 shapes of
+//! §3.2, and the 308 of a `GET` on a form endpoint, in one place. Every outcome of a form post
+//! is one of these redirects.
 
+use crate::ApiConfig;
 use axum::response::{IntoResponse, Response};
 use domain::SubmissionType;
 use http::{HeaderMap, StatusCode, Uri};
@@ -30,19 +32,68 @@ fn origin_of(value: &str) -> Option<String> {
     Some(format!("{scheme}://{authority}"))
 }
 
-/// Origin header if allowed, else Referer's origin if allowed, else the configured front.
-pub fn resolve_origin(headers: &HeaderMap, allowed: &[String], fallback: &str) -> String {
+/// `host[:port]` the client addressed: the `Host` header (HTTP/1.1), else the request target's
+/// authority (HTTP/2 `:authority`).
+fn request_authority<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a str> {
+    headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+}
+
+/// An http(s) origin whose `host[:port]` is the one the request was sent to: the page that
+/// posted is served by this very server, so sending the browser back there is no open
+/// redirect.
+fn is_same_origin(origin: &str, authority: Option<&str>) -> bool {
+    let Some(authority) = authority.filter(|a| !a.is_empty()) else {
+        return false;
+    };
+    ["http://", "https://"].iter().any(|scheme| {
+        origin
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(authority))
+    })
+}
+
+/// The `Origin` header if allowed, else the `Referer`'s origin if allowed, else the configured
+/// front. Allowed means in `allowed_origins`, or, when the front is served by this process
+/// (`same_origin_front`), an http(s) origin on the request's own `Host`.
+pub fn resolve_origin(headers: &HeaderMap, uri: &Uri, config: &ApiConfig) -> String {
+    let authority = config
+        .same_origin_front
+        .then(|| request_authority(headers, uri))
+        .flatten();
     for header in [http::header::ORIGIN, http::header::REFERER] {
         if let Some(origin) = headers
             .get(&header)
             .and_then(|v| v.to_str().ok())
             .and_then(origin_of)
-            && allowed.contains(&origin)
+            && (config.allowed_origins.contains(&origin) || is_same_origin(&origin, authority))
         {
             return origin;
         }
     }
-    fallback.to_owned()
+    config.frontend_url.clone()
+}
+
+/// Where a `GET` on a form endpoint sends the browser: the form's page, on this host when the
+/// front is served by this process (a relative `Location`), else on the configured front.
+pub fn form_page_location(config: &ApiConfig, form: SubmissionType) -> String {
+    let path = format!("/registro/{}/", form.form_name());
+    if config.same_origin_front {
+        path
+    } else {
+        format!("{}{path}", config.frontend_url)
+    }
+}
+
+/// `308 Permanent Redirect` to [`form_page_location`].
+pub fn form_page(config: &ApiConfig, form: SubmissionType) -> Response {
+    (
+        StatusCode::PERMANENT_REDIRECT,
+        [(http::header::LOCATION, form_page_location(config, form))],
+    )
+        .into_response()
 }
 
 pub fn location(origin: &str, form: SubmissionType, outcome: &Outcome) -> String {
@@ -87,13 +138,20 @@ mod tests {
         h
     }
 
+    fn config(allowed: &[&str], fallback: &str, same_origin_front: bool) -> ApiConfig {
+        ApiConfig {
+            allowed_origins: allowed.iter().map(|o| (*o).to_owned()).collect(),
+            frontend_url: fallback.to_owned(),
+            same_origin_front,
+            ..ApiConfig::default()
+        }
+    }
+
     #[test]
     fn origin_resolution_prefers_origin_then_referer_then_fallback() {
-        let allowed = vec![
-            "http://localhost:5173".to_owned(),
-            "https://smmun.com".to_owned(),
-        ];
         let fb = "https://front.example";
+        let cfg = config(&["http://localhost:5173", "https://smmun.com"], fb, false);
+        let here = "/registro/delegaciones".parse::<Uri>().unwrap();
         let cases = [
             (
                 vec![("origin", "http://localhost:5173")],
@@ -113,10 +171,152 @@ mod tests {
                 vec![("origin", "http://localhost:5173/")],
                 "http://localhost:5173",
             ),
+            // Without a front served here, the request's own host is not special.
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "http://127.0.0.1:41234"),
+                ],
+                fb,
+            ),
         ];
         for (h, want) in cases {
-            assert_eq!(resolve_origin(&headers(&h), &allowed, fb), want, "{h:?}");
+            assert_eq!(resolve_origin(&headers(&h), &here, &cfg), want, "{h:?}");
         }
+    }
+
+    #[test]
+    fn with_the_front_served_here_an_origin_on_the_requests_own_host_is_accepted() {
+        let fb = "http://localhost:8080";
+        let cfg = config(&["https://smmun.com"], fb, true);
+        let here = "/registro/delegaciones".parse::<Uri>().unwrap();
+        let cases = [
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "http://127.0.0.1:41234"),
+                ],
+                "http://127.0.0.1:41234",
+            ),
+            // The scheme is the Origin's (TLS ended at a proxy that keeps the Host).
+            (
+                vec![
+                    ("host", "registro.smmun.com"),
+                    ("origin", "https://registro.smmun.com"),
+                ],
+                "https://registro.smmun.com",
+            ),
+            (
+                vec![
+                    ("host", "Registro.SMMUN.com"),
+                    ("origin", "https://registro.smmun.com"),
+                ],
+                "https://registro.smmun.com",
+            ),
+            // Referer on the same host when the Origin is missing or foreign.
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("referer", "http://127.0.0.1:41234/registro/faculty/"),
+                ],
+                "http://127.0.0.1:41234",
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "https://evil.example"),
+                    ("referer", "http://127.0.0.1:41234/registro/faculty/"),
+                ],
+                "http://127.0.0.1:41234",
+            ),
+            // The allow-list still counts.
+            (
+                vec![("host", "127.0.0.1:41234"), ("origin", "https://smmun.com")],
+                "https://smmun.com",
+            ),
+            // Another host, another port, another scheme, no Host: the fallback.
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "https://evil.example"),
+                ],
+                fb,
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "http://127.0.0.1:41235"),
+                ],
+                fb,
+            ),
+            (
+                vec![("host", "127.0.0.1:41234"), ("origin", "http://127.0.0.1")],
+                fb,
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "ftp://127.0.0.1:41234"),
+                ],
+                fb,
+            ),
+            (
+                vec![
+                    ("host", "127.0.0.1:41234"),
+                    ("origin", "http://127.0.0.1:41234.evil.example"),
+                ],
+                fb,
+            ),
+            (vec![("origin", "http://127.0.0.1:41234")], fb),
+            (vec![("host", ""), ("origin", "http://127.0.0.1:41234")], fb),
+            (vec![("host", "127.0.0.1:41234"), ("origin", "null")], fb),
+        ];
+        for (h, want) in cases {
+            assert_eq!(resolve_origin(&headers(&h), &here, &cfg), want, "{h:?}");
+        }
+        // HTTP/2 carries the host in the request target (`:authority`), not in `Host`.
+        let h2 = "http://127.0.0.1:41234/registro/delegaciones"
+            .parse::<Uri>()
+            .unwrap();
+        let h = headers(&[("origin", "http://127.0.0.1:41234")]);
+        assert_eq!(resolve_origin(&h, &h2, &cfg), "http://127.0.0.1:41234");
+    }
+
+    #[test]
+    fn a_get_on_a_form_endpoint_goes_to_its_page() {
+        let fb = "https://smmun.com";
+        let cases = [
+            (
+                false,
+                SubmissionType::Delegacion,
+                "https://smmun.com/registro/delegaciones/",
+            ),
+            (
+                false,
+                SubmissionType::Faculty,
+                "https://smmun.com/registro/faculty/",
+            ),
+            (true, SubmissionType::Delegacion, "/registro/delegaciones/"),
+            (true, SubmissionType::Faculty, "/registro/faculty/"),
+        ];
+        for (same_origin, form, want) in cases {
+            let cfg = config(&[], fb, same_origin);
+            assert_eq!(
+                form_page_location(&cfg, form),
+                want,
+                "{same_origin} {form:?}"
+            );
+            let res = form_page(&cfg, form);
+            assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+            assert_eq!(res.headers()[http::header::LOCATION], want);
+        }
+    }
+
+    #[test]
+    fn the_default_front_is_the_local_one() {
+        let cfg = ApiConfig::default();
+        assert_eq!(cfg.frontend_url, "http://localhost:8080");
+        assert!(!cfg.same_origin_front);
     }
 
     #[test]

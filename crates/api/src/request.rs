@@ -105,6 +105,16 @@ pub async fn catalogo(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// `GET /registro/delegaciones`: a browser that lands on the endpoint goes to the form.
+pub async fn delegaciones_page(State(state): State<AppState>) -> Response {
+    crate::redirect::form_page(&state.inner.config, domain::SubmissionType::Delegacion)
+}
+
+/// `GET /registro/faculty`: likewise.
+pub async fn faculty_page(State(state): State<AppState>) -> Response {
+    crate::redirect::form_page(&state.inner.config, domain::SubmissionType::Faculty)
+}
+
 pub async fn healthz() -> Response {
     (StatusCode::OK, "ok").into_response()
 }
@@ -112,6 +122,68 @@ pub async fn healthz() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn cors_lets_allowed_origins_get_and_post_and_no_one_else() {
+        let app = axum::Router::new()
+            .route(
+                "/registro/catalogo",
+                axum::routing::get(|| async { "{}" }).post(|| async { "" }),
+            )
+            .layer(cors(&["https://smmun.com".to_owned()]));
+        let send = |method: &str, origin: &str, preflight: Option<&str>| {
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri("/registro/catalogo")
+                .header(header::ORIGIN, origin);
+            if let Some(m) = preflight {
+                req = req.header(header::ACCESS_CONTROL_REQUEST_METHOD, m);
+            }
+            app.clone()
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        };
+        for method in ["GET", "POST"] {
+            let pre = send("OPTIONS", "https://smmun.com", Some(method))
+                .await
+                .unwrap();
+            assert_eq!(
+                pre.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "https://smmun.com"
+            );
+            let allowed = pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS]
+                .to_str()
+                .unwrap();
+            assert!(allowed.contains(method), "{allowed}");
+            let res = send(method, "https://smmun.com", None).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{method}");
+            assert_eq!(
+                res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "https://smmun.com",
+                "{method}"
+            );
+            assert_eq!(
+                res.headers()[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+                REQUEST_ID,
+                "{method}"
+            );
+            let foreign = send(method, "https://evil.example", None).await.unwrap();
+            assert!(
+                foreign
+                    .headers()
+                    .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+                    .is_none(),
+                "{method}"
+            );
+        }
+        let pre = send("OPTIONS", "https://smmun.com", Some("DELETE"))
+            .await
+            .unwrap();
+        let allowed = pre.headers()[header::ACCESS_CONTROL_ALLOW_METHODS]
+            .to_str()
+            .unwrap();
+        assert!(!allowed.contains("DELETE"), "{allowed}");
+    }
 
     #[test]
     fn trace_ids_come_from_traceparent_or_cloud_header() {

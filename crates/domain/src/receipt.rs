@@ -59,6 +59,15 @@ const TABLE: &[(&str, Kind, &[&str])] = &[
     ),
 ];
 
+/// The accepted extensions (lower-case, with their dot) and, for each, the MIME values it may
+/// be sent with, in the order of the check's table. An empty MIME value means "sent without a
+/// type" (accepted for HEIC/HEIF only). Served to the front as `formulario.comprobante.tipos`.
+pub fn accepted_types() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+    TABLE
+        .iter()
+        .map(|(extension, _, mimes)| (*extension, *mimes))
+}
+
 /// Why a receipt was refused. Every variant is logged with the reference message
 /// `Imagen inválida.` except `Missing`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

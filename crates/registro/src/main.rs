@@ -131,6 +131,10 @@ struct ServeArgs {
     /// callers and holders of the token in DATA_DIR/trigger-token may call them.
     #[arg(long, env = "REGISTRO_OPEN_TRIGGERS", default_value_t = false)]
     open_triggers: bool,
+    /// The built front to serve at / (must hold index.html); defaults to front/build under the
+    /// current directory when it is built.
+    #[arg(long, env = "REGISTRO_FRONT_DIR")]
+    front_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -195,6 +199,7 @@ async fn serve(a: ServeArgs) -> ExitCode {
         worker_max_attempts: a.worker_max_attempts,
         worker_concurrency: a.worker_concurrency,
         open_triggers: a.open_triggers,
+        front_dir: a.front_dir,
     };
     let config = match settings.validate() {
         Ok(c) => c,

@@ -3,6 +3,7 @@
 //! duplicates, hostile input, and crash recovery between upload and commit.
 
 mod admin;
+mod front;
 mod hardening;
 mod hardening_http;
 mod links;
@@ -244,10 +245,15 @@ async fn a_commit_whose_outcome_is_unknown_is_reconciled_by_reading_it_back() {
 
 #[tokio::test]
 async fn unknown_routes_are_plain_404s_and_wrong_methods_405s() {
+    // No front here (the server's directory has no front/build): only `/` says so (front.rs).
     let env = Env::start(Options::default());
     let c = testkit::spawn::client();
     assert_eq!(
-        c.get(env.app.url("/")).send().await.unwrap().status(),
+        c.get(env.app.url("/index.html"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -262,8 +268,21 @@ async fn unknown_routes_are_plain_404s_and_wrong_methods_405s() {
             .status(),
         StatusCode::NOT_FOUND
     );
+    for path in [DELEGACIONES, FACULTY] {
+        for method in [reqwest::Method::PUT, reqwest::Method::DELETE] {
+            assert_eq!(
+                c.request(method.clone(), env.app.url(path))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+        }
+    }
     assert_eq!(
-        c.get(env.app.url(DELEGACIONES))
+        c.post(env.app.url("/registro/catalogo"))
             .send()
             .await
             .unwrap()
@@ -581,6 +600,43 @@ async fn cors_preflights_allow_configured_origins_only() {
     assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
     let no = pre("https://evil.example").await.unwrap();
     assert!(no.headers().get("access-control-allow-origin").is_none());
+
+    // A static front on another origin reads the catalog with `fetch`: a GET.
+    let catalog = env.app.url("/registro/catalogo");
+    let pre = c
+        .request(reqwest::Method::OPTIONS, &catalog)
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    let methods = pre.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        methods.contains("GET") && methods.contains("POST"),
+        "{methods}"
+    );
+    for (origin, allowed) in [
+        ("http://localhost:5173", true),
+        ("https://evil.example", false),
+    ] {
+        let res = c
+            .get(&catalog)
+            .header("origin", origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            allowed.then(|| origin.to_owned()),
+            "{origin}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -66,6 +66,8 @@ pub struct ServeSettings {
     pub worker_concurrency: usize,
     /// Serve the trigger routes to any caller, without the token (`triggers`).
     pub open_triggers: bool,
+    /// The built front to serve at `/`; unset: `front/build` if it is built (`front`).
+    pub front_dir: Option<PathBuf>,
 }
 
 /// Validated settings.
@@ -84,6 +86,9 @@ pub struct ServeConfig {
     /// Deliveries the embedded worker runs at once.
     pub worker_concurrency: usize,
     pub open_triggers: bool,
+    /// The built front served at `/` (absolute, holds `index.html`); `None`: no front, `/`
+    /// answers the "front not built" page (`front`).
+    pub front_dir: Option<PathBuf>,
     /// Send e-mails through Resend instead of writing them to `DATA_DIR/mail` (set when any
     /// `RESEND_*` variable is).
     pub resend: Option<resend::Config>,
@@ -118,6 +123,34 @@ pub fn parse_origin(setting: &'static str, s: &str) -> Result<String, ConfigErro
         return Err(bad("must be an origin like https://example.org (no path)"));
     }
     Ok(origin)
+}
+
+/// The front to serve: the one named (it must be built), else `front/build` under the current
+/// directory when built, else none.
+fn front_dir(named: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
+    let bad = |reason: String| ConfigError::Invalid {
+        setting: "REGISTRO_FRONT_DIR",
+        reason,
+    };
+    let absolute = |dir: &std::path::Path| {
+        std::path::absolute(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))
+    };
+    match named.filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) if crate::front::is_built(&dir) => absolute(&dir).map(Some),
+        Some(dir) => Err(bad(format!(
+            "{:?} holds no index.html; --front-dir must name a built front ({})",
+            dir.display().to_string(),
+            crate::front::BUILD_HINT
+        ))),
+        None => {
+            let default = std::path::Path::new(crate::front::DEFAULT_DIR);
+            if crate::front::is_built(default) {
+                absolute(default).map(Some)
+            } else {
+                Ok(None)
+            }
+        }
+    }
 }
 
 mod http_uri {
@@ -206,6 +239,7 @@ impl ServeSettings {
                 reason: "must not be empty".into(),
             });
         }
+        let front_dir = front_dir(self.front_dir)?;
         Ok(ServeConfig {
             addr,
             data_dir: self.data_dir,
@@ -215,6 +249,7 @@ impl ServeSettings {
                 frontend_url,
                 rate_limit_per_minute: self.rate_limit_per_minute,
                 trust_forwarded_for: self.trust_forwarded_for,
+                same_origin_front: front_dir.is_some(),
                 ..api::ApiConfig::default()
             },
             env,
@@ -231,6 +266,7 @@ impl ServeSettings {
             },
             worker_concurrency: self.worker_concurrency,
             open_triggers: self.open_triggers,
+            front_dir,
             resend: if RESEND_VARS.iter().any(|v| std::env::var_os(v).is_some()) {
                 Some(resend::Config::from_env()?)
             } else {
@@ -269,6 +305,7 @@ mod tests {
             worker_max_attempts: 10,
             worker_concurrency: 4,
             open_triggers: false,
+            front_dir: None,
         }
     }
 
@@ -315,12 +352,49 @@ mod tests {
                 |s| s.internal_email = "nobody".into(),
                 "REGISTRO_INTERNAL_EMAIL",
             ),
+            (
+                |s| s.front_dir = Some("/nonexistent/front/build".into()),
+                "REGISTRO_FRONT_DIR",
+            ),
+            (
+                |s| s.front_dir = Some("/nonexistent/front/build".into()),
+                "--front-dir",
+            ),
         ];
         for (mutate, needle) in cases {
             let mut s = settings();
             mutate(&mut s);
             let err = s.validate().unwrap_err().to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn a_named_front_must_be_built_and_then_makes_redirects_same_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.front_dir = Some(dir.path().to_owned());
+        let err = s.clone().validate().unwrap_err().to_string();
+        assert!(err.contains("REGISTRO_FRONT_DIR"), "{err}");
+        assert!(err.contains("index.html"), "{err}");
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").unwrap();
+        let c = s.validate().unwrap();
+        assert_eq!(c.front_dir.as_deref(), Some(dir.path()));
+        assert!(c.api.same_origin_front);
+    }
+
+    #[test]
+    fn without_a_named_front_the_default_build_is_used_only_when_built() {
+        let mut s = settings();
+        s.front_dir = Some(PathBuf::new());
+        let c = s.validate().unwrap();
+        let built = std::path::Path::new(crate::front::DEFAULT_DIR)
+            .join("index.html")
+            .is_file();
+        assert_eq!(c.front_dir.is_some(), built);
+        assert_eq!(c.api.same_origin_front, built);
+        if let Some(d) = c.front_dir {
+            assert!(d.is_absolute() && d.ends_with(crate::front::DEFAULT_DIR));
         }
     }
 }

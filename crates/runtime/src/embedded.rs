@@ -1,5 +1,6 @@
 //! The embedded application: every port on this machine (SQLite, files), no cloud account.
 //! `Application::build` binds the listener first (port 0 in tests) and reports the real address.
+//! The built front, when there is one, is served at `/` behind the API (`front`).
 
 use crate::config::ServeConfig;
 use chrono::Utc;
@@ -200,6 +201,16 @@ impl Application {
         let router = api::router(state)
             .merge(crate::links::router(signer, store.clone(), blobs.clone()))
             .merge(triggers);
+        // The front last, as the fallback: every route above keeps precedence.
+        match &config.front_dir {
+            Some(dir) => tracing::info!(front_dir = %dir.display(), "front_served"),
+            None => tracing::warn!(
+                front_dir = crate::front::DEFAULT_DIR,
+                hint = crate::front::BUILD_HINT,
+                "front_not_built"
+            ),
+        }
+        let router = crate::front::with_front(router, config.front_dir.as_deref());
         Ok(Self {
             listener,
             addr,

@@ -23,6 +23,10 @@ pub struct Options {
     pub catalog: Option<PathBuf>,
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
+    /// The server's current directory; by default its data directory, so the default front
+    /// lookup (`front/build` under the current directory) never finds a real build: a test
+    /// that wants a front names it (`--front-dir`) or gives a directory holding one.
+    pub cwd: Option<PathBuf>,
 }
 
 impl Options {
@@ -36,6 +40,10 @@ impl Options {
     }
     pub fn catalog(mut self, p: impl Into<PathBuf>) -> Self {
         self.catalog = Some(p.into());
+        self
+    }
+    pub fn cwd(mut self, p: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(p.into());
         self
     }
 }
@@ -56,14 +64,26 @@ impl Registro {
     }
 
     pub fn try_spawn(bin: &Path, data_dir: &Path, opts: &Options) -> Spawned {
+        // Paths of ours stay valid in the child's own current directory.
+        let absolute = |p: &Path| std::path::absolute(p).expect("absolute path");
+        let data_dir_arg = absolute(data_dir);
+        let cwd = match &opts.cwd {
+            Some(dir) => absolute(dir),
+            None => {
+                std::fs::create_dir_all(&data_dir_arg).expect("create the data directory");
+                data_dir_arg.clone()
+            }
+        };
         let mut cmd = Command::new(bin);
-        cmd.arg("serve")
+        cmd.current_dir(&cwd)
+            .arg("serve")
             .arg("--addr")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
-            .arg(data_dir)
+            .arg(&data_dir_arg)
             .env_remove("REGISTRO_ADDR")
             .env_remove("REGISTRO_DATA_DIR")
+            .env_remove("REGISTRO_FRONT_DIR")
             // A developer's shell may hold real service settings: tests opt in explicitly.
             .env_remove("RESEND_API_KEY")
             .env_remove("RESEND_API_URL")
@@ -76,7 +96,7 @@ impl Registro {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(c) = &opts.catalog {
-            cmd.arg("--catalog").arg(c);
+            cmd.arg("--catalog").arg(absolute(c));
         }
         cmd.args(&opts.args);
         for (k, v) in &opts.env {

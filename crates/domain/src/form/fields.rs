@@ -5,6 +5,7 @@
 use crate::receipt;
 use serde_json::{Value, json};
 use std::ops::RangeInclusive;
+use std::sync::LazyLock;
 
 pub const KEY_FIELD: &str = "idempotency_key";
 pub const FILE_FIELD: &str = "comprobante";
@@ -184,19 +185,46 @@ pub(super) fn parse_age(s: &str) -> Option<i64> {
     EDADES.contains(&age).then_some(age)
 }
 
-/// After removing spaces, `-`, `.`, `(`, `)`: an optional `+` then 7–15 ASCII digits.
+/// Fewest digits of a phone number (`celular*` fields), counted after the separators and the
+/// prefix are removed.
+pub const PHONE_MIN_DIGITS: usize = 7;
+/// Most digits of a phone number.
+pub const PHONE_MAX_DIGITS: usize = 15;
+/// The punctuation a phone number may carry anywhere; whitespace ([`char::is_whitespace`])
+/// counts as a separator too.
+pub const PHONE_SEPARATORS: &str = "-.()";
+/// The one character a phone number may start with (after the separators are removed).
+pub const PHONE_PREFIX: char = '+';
+
+fn is_phone_separator(c: char) -> bool {
+    c.is_whitespace() || PHONE_SEPARATORS.contains(c)
+}
+
+/// Every character [`char::is_whitespace`] accepts (Unicode `White_Space`), in code point
+/// order: the whitespace `valid_phone` ignores, spelled out for the front (whose `\s` is a
+/// slightly different set).
+pub fn phone_whitespace() -> &'static str {
+    static ALL: LazyLock<String> = LazyLock::new(|| {
+        (char::MIN..=char::MAX)
+            .filter(|c| c.is_whitespace())
+            .collect()
+    });
+    &ALL
+}
+
+/// After removing whitespace and [`PHONE_SEPARATORS`]: an optional [`PHONE_PREFIX`] then
+/// [`PHONE_MIN_DIGITS`]–[`PHONE_MAX_DIGITS`] ASCII digits.
 pub(super) fn valid_phone(s: &str) -> bool {
-    let cleaned: String = s
-        .chars()
-        .filter(|c| !(c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')')))
-        .collect();
-    let digits = cleaned.strip_prefix('+').unwrap_or(&cleaned);
-    (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+    let cleaned: String = s.chars().filter(|c| !is_phone_separator(*c)).collect();
+    let digits = cleaned.strip_prefix(PHONE_PREFIX).unwrap_or(&cleaned);
+    (PHONE_MIN_DIGITS..=PHONE_MAX_DIGITS).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The form's fixed values, served as `formulario` in `GET /registro/catalogo`: allowed
-/// values, the age range, the faculty minimum and every field's limit, read from the very
-/// tables and constants the validator uses, so a front needs no hand-kept copy.
+/// values, the age range, the faculty minimum, the receipt types, the phone rule and every
+/// field's limit, read from the very tables and constants the validator uses, so a front
+/// needs no hand-kept copy.
 pub fn formulario_json() -> Value {
     let rows: Vec<Value> = ROW_FIELDS
         .iter()
@@ -223,7 +251,20 @@ pub fn formulario_json() -> Value {
         "edad": { "min": EDADES.start(), "max": EDADES.end() },
         "min_delegaciones": MIN_DELEGACIONES,
         "idempotency_key": { "campo": KEY_FIELD, "max": MAX_KEY },
-        "comprobante": { "campo": FILE_FIELD, "max_bytes": receipt::MAX_BYTES },
+        "comprobante": {
+            "campo": FILE_FIELD,
+            "max_bytes": receipt::MAX_BYTES,
+            "tipos": receipt::accepted_types()
+                .map(|(extension, mime)| json!({ "extension": extension, "mime": mime }))
+                .collect::<Vec<_>>(),
+        },
+        "celular": {
+            "min_digitos": PHONE_MIN_DIGITS,
+            "max_digitos": PHONE_MAX_DIGITS,
+            "separadores": PHONE_SEPARATORS,
+            "espacios": phone_whitespace(),
+            "prefijo": PHONE_PREFIX.to_string(),
+        },
         "campos": {
             "delegaciones": DELEGACIONES_FIELDS.iter().map(declared_json).collect::<Vec<_>>(),
             "faculty": FACULTY_FIELDS.iter().map(declared_json).collect::<Vec<_>>(),

@@ -1593,6 +1593,100 @@ fn item_13_the_form_values_served_with_the_catalog_are_the_ones_the_validator_en
     let over = with_file(ind(&[]), "r.pdf", "application/pdf", &big);
     assert_eq!(code(ok(over)), "comprobante_muy_grande");
 
+    // Every served (extension, MIME) pair passes with content of its kind; a MIME the pair
+    // does not list, and an extension not served, are refused.
+    let sample = |extension: &str| -> &[u8] {
+        match extension {
+            ".pdf" => PDF,
+            ".png" => b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR",
+            ".jpg" | ".jpeg" => b"\xff\xd8\xff\xe0\0\x10JFIF\0",
+            ".webp" => b"RIFF\x24\0\0\0WEBPVP8 ",
+            ".heic" | ".heif" => b"\0\0\0\x18ftypheic\0\0\0\0mif1heic",
+            other => panic!("served extension {other} has no sample here: add one"),
+        }
+    };
+    let tipos = v["comprobante"]["tipos"].as_array().unwrap();
+    let served: Vec<(String, Vec<String>)> = tipos
+        .iter()
+        .map(|t| {
+            (
+                t["extension"].as_str().unwrap().to_owned(),
+                strs(&t["mime"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        served.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+        [".pdf", ".png", ".jpg", ".jpeg", ".webp", ".heic", ".heif"]
+    );
+    for (extension, mimes) in &served {
+        assert!(!mimes.is_empty(), "{extension}");
+        let name = format!("Recibo{}", extension.to_uppercase());
+        for mime in mimes {
+            let f = with_file(ind(&[]), &name, mime, sample(extension));
+            assert_eq!(code(ok(f)), "ok", "{extension} {mime:?}");
+        }
+        let f = with_file(ind(&[]), &name, "text/html", sample(extension));
+        assert_eq!(code(ok(f)), "comprobante_tipo_invalido", "{extension}");
+    }
+    let gif = with_file(ind(&[]), "r.gif", "image/gif", b"GIF89a");
+    assert_eq!(code(ok(gif)), "comprobante_extension_invalida");
+
+    // The phone rule: digits between the bounds, the separators and whitespace anywhere, the
+    // prefix in front; nothing else.
+    let cel = &v["celular"];
+    let (min, max) = (
+        cel["min_digitos"].as_u64().unwrap() as usize,
+        cel["max_digitos"].as_u64().unwrap() as usize,
+    );
+    let prefix = cel["prefijo"].as_str().unwrap();
+    for (digits, want) in [
+        (min - 1, "celular_invalido"),
+        (min, "ok"),
+        (max, "ok"),
+        (max + 1, "celular_invalido"),
+    ] {
+        let number = "5".repeat(digits);
+        for name in ["celular_0", "celular_contacto_0"] {
+            let got = code(ok(ind(&[(name, &number)])));
+            assert_eq!(got, want, "{name}={number}");
+            let got = code(ok(ind(&[(name, &format!("{prefix}{number}"))])));
+            assert_eq!(got, want, "{name}={prefix}{number}");
+        }
+        assert_eq!(
+            code(parse_faculty(&fac(&[("celular_faculty", &number)]))),
+            want
+        );
+        assert_eq!(code(parse_faculty(&fac(&[("celular_d1", &number)]))), want);
+    }
+    let separadores = cel["separadores"].as_str().unwrap();
+    let espacios = cel["espacios"].as_str().unwrap();
+    assert_eq!(separadores, "-.()");
+    assert!(espacios.starts_with("\t\n\u{b}\u{c}\r "), "{espacios:?}");
+    for c in separadores.chars().chain(espacios.chars()) {
+        let number = format!("{prefix}{c}52{c}999{c}123{c}4567{c}");
+        assert_eq!(code(ok(ind(&[("celular_0", &number)]))), "ok", "{c:?}");
+    }
+    for bad in [
+        "+52+9991234567",
+        "52+9991234567",
+        "999/123/4567",
+        "999_123_4567",
+        "٥٥٥١٢٣٤٥٦٧",
+    ] {
+        assert_eq!(
+            code(ok(ind(&[("celular_0", bad)]))),
+            "celular_invalido",
+            "{bad}"
+        );
+    }
+    // And the exact set: between digits, a character other than a digit passes iff it is
+    // served as a separator or a space.
+    for c in char::MIN..=char::MAX {
+        let served = separadores.contains(c) || espacios.contains(c) || c.is_ascii_digit();
+        assert_eq!(valid_phone(&format!("555{c}1234")), served, "{c:?}");
+    }
+
     type Parser<'a> = Box<dyn Fn(&[(&str, &str)]) -> Result<Validated, Rejection> + 'a>;
     let forms: [(&str, Parser); 3] = [
         ("delegaciones", Box::new(|c| ok(ind(c)))),
