@@ -3,6 +3,7 @@
 // idempotency key so a retry of the same registration lands on the same folio.
 
 import { flushSync } from 'svelte';
+import { etiqueta, mensajeDeCodigo } from './mensajes';
 import { llave, type Form } from './sesion';
 
 /** The older front's fallback: if the page is still here after 10 s, the button comes back. */
@@ -58,4 +59,27 @@ export function retorno(url: URL): { code: string; campo: string } | null {
 	const campo = url.searchParams.get('campo');
 	if (!code || !campo || !/^[a-z_0-9]{1,64}$/.test(campo)) return null;
 	return { code, campo };
+}
+
+/**
+ * The server's refusal the error page sent back (`retorno`): its message at the field it names,
+ * and the notice shown above the form.
+ */
+export function errorDevuelto(url: URL): { campo: string; errores: Record<string, string>; aviso: string } | null {
+	const vuelta = retorno(url);
+	if (!vuelta) return null;
+	return {
+		campo: vuelta.campo,
+		errores: { [vuelta.campo]: mensajeDeCodigo(vuelta.code) },
+		aviso: `El servidor no aceptó el campo «${etiqueta(vuelta.campo)}». Corrígelo, vuelve a adjuntar tu comprobante y envía de nuevo.`
+	};
+}
+
+/** Brings a field into view and focuses it; false when the page has no such field. */
+export function enfocar(campo: string): boolean {
+	const el = document.getElementById(campo);
+	if (!el) return false;
+	el.scrollIntoView({ block: 'center' });
+	el.focus();
+	return true;
 }
