@@ -131,18 +131,21 @@ pub trait Blobs: Send + Sync {
 /// A transition of a submission, run by the adapter inside one transaction on the document:
 /// it gets the current document (if any) and the transaction's `now`, and returns the document
 /// to write, or why nothing is written. The functions of `domain::worker` fit this shape.
+///
+/// `Fn`, not `FnOnce`: a backend with optimistic transactions (Firestore) runs the body again
+/// on contention, with the document it read on that attempt. The body is a pure function of
+/// its arguments, so every run decides from what that attempt saw.
 pub type SubmissionChange = Box<
-    dyn FnOnce(
-            Option<&Submission>,
-            DateTime<Utc>,
-        ) -> Result<Submission, crate::worker::WorkerRefusal>
-        + Send,
+    dyn Fn(Option<&Submission>, DateTime<Utc>) -> Result<Submission, crate::worker::WorkerRefusal>
+        + Send
+        + Sync,
 >;
 
 /// The same for an outbox row (`domain::outbox`).
 pub type OutboxChange = Box<
-    dyn FnOnce(Option<&OutboxRow>, DateTime<Utc>) -> Result<OutboxRow, crate::outbox::OutboxRefusal>
-        + Send,
+    dyn Fn(Option<&OutboxRow>, DateTime<Utc>) -> Result<OutboxRow, crate::outbox::OutboxRefusal>
+        + Send
+        + Sync,
 >;
 
 /// The pipeline's view of the store: fenced transitions and the sweeps' queries.

@@ -206,7 +206,7 @@ impl Worker {
             let result = match performed {
                 Ok(external_id) => {
                     self.transition(id, owner, move |s, now, o| {
-                        machine::complete_step(s, o, step, external_id, now)
+                        machine::complete_step(s, o, step, external_id.clone(), now)
                     })
                     .await
                 }
@@ -255,12 +255,13 @@ impl Worker {
         f: F,
     ) -> Result<Submission, Delivery>
     where
-        F: FnOnce(
+        F: Fn(
                 Option<&Submission>,
                 chrono::DateTime<chrono::Utc>,
                 &str,
             ) -> Result<Submission, WorkerRefusal>
             + Send
+            + Sync
             + 'static,
     {
         let owner = owner.to_owned();

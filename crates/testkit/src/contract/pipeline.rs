@@ -92,7 +92,7 @@ pub(super) async fn read_outbox(store: &dyn PipelineStore, id: &SubmissionId) ->
 pub(super) async fn force_submission(
     store: &dyn PipelineStore,
     id: &SubmissionId,
-    edit: impl FnOnce(&mut Submission) + Send + 'static,
+    edit: impl Fn(&mut Submission) + Send + Sync + 'static,
 ) -> Submission {
     store
         .change_submission(
@@ -112,7 +112,7 @@ pub(super) async fn force_submission(
 pub(super) async fn force_outbox(
     store: &dyn PipelineStore,
     id: &SubmissionId,
-    edit: impl FnOnce(&mut OutboxRow) + Send + 'static,
+    edit: impl Fn(&mut OutboxRow) + Send + Sync + 'static,
 ) -> OutboxRow {
     store
         .change_outbox(
