@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use domain::failpoints::FailAction;
 use domain::form::{Rejection, Validated};
-use domain::idempotency::{self, Decision};
+use domain::idempotency::{self, Accept, Answer, Decision};
 use domain::model::{Submission, SubmissionStatus, WorkerFields};
 use domain::ports::{AcceptOutcome, Acceptance};
 use domain::{IdempotencyRecord, SubmissionId, SubmissionType, receipt};
@@ -166,7 +166,7 @@ async fn accept(state: &AppState, ctx: &RequestContext, v: Validated, upload: &[
         explicit,
         inner.clock.now(),
     );
-    if !early.writes() {
+    if let Decision::Answer(early) = early {
         return answer(kind, early);
     }
 
@@ -237,13 +237,13 @@ async fn accept(state: &AppState, ctx: &RequestContext, v: Validated, upload: &[
             decision,
         }) => {
             match decision {
-                Decision::TakeOver => {
+                Accept::TakeOver => {
                     tracing::warn!(submission_id = %id, submission_type = kind.as_str(), "idempotency_claim_recovered")
                 }
-                Decision::Reopen { previous } => {
+                Accept::Reopen { previous } => {
                     tracing::warn!(submission_id = %id, previous_submission_id = %previous, submission_type = kind.as_str(), "failed_submission_fallback_retry_reclaimed")
                 }
-                _ => {}
+                Accept::Commit => {}
             }
             if fail(state, "after_commit").is_err() {
                 // As if the commit's acknowledgement were lost: only a read-back can tell.
@@ -315,16 +315,16 @@ fn unavailable(event: &'static str, error: &str) -> Outcome {
 }
 
 /// Decisions that write nothing, as the browser sees them.
-fn answer(kind: SubmissionType, decision: Decision) -> Outcome {
+fn answer(kind: SubmissionType, decision: Answer) -> Outcome {
     let t = kind.as_str();
     match decision {
-        Decision::Replay { submission_id } => {
+        Answer::Replay { submission_id } => {
             tracing::info!(submission_type = t, submission_id = %submission_id, "idempotency_replayed");
             Outcome::Confirmed {
                 folio: submission_id.to_string(),
             }
         }
-        Decision::Conflict { committed } => {
+        Answer::Conflict { committed } => {
             let status = if committed.is_some() {
                 "committed"
             } else {
@@ -343,22 +343,19 @@ fn answer(kind: SubmissionType, decision: Decision) -> Outcome {
                 },
             }
         }
-        Decision::RetryWithNewKey { submission_id } => {
+        Answer::RetryWithNewKey { submission_id } => {
             tracing::warn!(submission_type = t, submission_id = %submission_id, "failed_submission_replay_requires_new_attempt");
             Outcome::RotateKey {
                 code: "registro_fallido",
             }
         }
-        Decision::InProgress => {
+        Answer::InProgress => {
             tracing::warn!(
                 submission_type = t,
                 idempotency_status = "claimed",
                 "idempotency_in_progress"
             );
             Outcome::KeepKey { code: "en_proceso" }
-        }
-        Decision::Commit | Decision::TakeOver | Decision::Reopen { .. } => {
-            unreachable!("writing decisions are handled by the caller")
         }
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! The API calls [`decide`] twice with the same rules: once on a plain read (so replays and
 //! conflicts are answered before any upload), and once inside the acceptance transaction, where
-//! the answer is authoritative. Only `Commit`, `TakeOver` and `Reopen` write anything; they write
-//! the submission, the committed record and the outbox row together.
+//! the answer is authoritative. Only the [`Accept`] decisions write anything; they write the
+//! submission, the committed record and the outbox row together (`crate::accept::plan`).
 
 use crate::SubmissionId;
 use crate::model::{IdempotencyRecord, IdempotencyStatus, SubmissionStatus};
@@ -15,8 +15,20 @@ pub const CLAIM_STALE_AFTER: Duration = Duration::seconds(30);
 /// How long a committed record keeps deduplicating (Firestore TTL on `expires_at`).
 pub const RECORD_TTL: Duration = Duration::days(30);
 
+/// What to do with a post. The two kinds are separate types, so a writing decision can never
+/// travel where "nothing was written" is meant (`ports::AcceptOutcome::NotWritten` carries an
+/// [`Answer`] only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// Write the submission, the committed record and the outbox row.
+    Accept(Accept),
+    /// Write nothing; answer the browser.
+    Answer(Answer),
+}
+
+/// The decisions that write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accept {
     /// No record: accept a new submission.
     Commit,
     /// A stale `claimed` record left by the older system: take it over and accept.
@@ -24,6 +36,11 @@ pub enum Decision {
     /// The record points at a `failed` submission and the key is the payload fingerprint:
     /// accept a brand-new submission under the same record (reference/api.md §5.5).
     Reopen { previous: SubmissionId },
+}
+
+/// The decisions that write nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
     /// Same payload already accepted: answer as if this request had been accepted.
     Replay { submission_id: SubmissionId },
     /// Same key, different payload: the browser must rotate its key.
@@ -36,7 +53,7 @@ pub enum Decision {
 
 impl Decision {
     pub fn writes(&self) -> bool {
-        matches!(self, Self::Commit | Self::TakeOver | Self::Reopen { .. })
+        matches!(self, Self::Accept(_))
     }
 }
 
@@ -53,24 +70,26 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     let Some(record) = record else {
-        return Decision::Commit;
+        return Decision::Accept(Accept::Commit);
     };
     if record.payload_hash != fingerprint {
-        return Decision::Conflict {
+        return Decision::Answer(Answer::Conflict {
             committed: record.submission_id.clone(),
-        };
+        });
     }
     if let Some(id) = &record.submission_id {
         return match referenced_status {
-            Some(SubmissionStatus::Failed) if explicit_key => Decision::RetryWithNewKey {
-                submission_id: id.clone(),
-            },
-            Some(SubmissionStatus::Failed) => Decision::Reopen {
+            Some(SubmissionStatus::Failed) if explicit_key => {
+                Decision::Answer(Answer::RetryWithNewKey {
+                    submission_id: id.clone(),
+                })
+            }
+            Some(SubmissionStatus::Failed) => Decision::Accept(Accept::Reopen {
                 previous: id.clone(),
-            },
-            _ => Decision::Replay {
+            }),
+            _ => Decision::Answer(Answer::Replay {
                 submission_id: id.clone(),
-            },
+            }),
         };
     }
     // No submission yet: only the older system writes such records (status `claimed`, or an
@@ -81,8 +100,10 @@ pub fn decide(
         None => true,
     };
     match (record.status, stale) {
-        (_, true) => Decision::TakeOver,
-        (IdempotencyStatus::Claimed | IdempotencyStatus::Committed, false) => Decision::InProgress,
+        (_, true) => Decision::Accept(Accept::TakeOver),
+        (IdempotencyStatus::Claimed | IdempotencyStatus::Committed, false) => {
+            Decision::Answer(Answer::InProgress)
+        }
     }
 }
 
@@ -175,7 +196,7 @@ mod tests {
                 "h",
                 true,
                 0,
-                Decision::Commit,
+                Decision::Accept(Accept::Commit),
             ),
             (
                 "other payload conflicts",
@@ -184,9 +205,9 @@ mod tests {
                 "x",
                 true,
                 1,
-                Decision::Conflict {
+                Decision::Answer(Answer::Conflict {
                     committed: Some(a.clone()),
-                },
+                }),
             ),
             (
                 "conflict is checked before a fresh claim",
@@ -195,7 +216,7 @@ mod tests {
                 "x",
                 true,
                 1,
-                Decision::Conflict { committed: None },
+                Decision::Answer(Answer::Conflict { committed: None }),
             ),
             (
                 "pending submission replays",
@@ -204,9 +225,9 @@ mod tests {
                 "h",
                 true,
                 1,
-                Decision::Replay {
+                Decision::Answer(Answer::Replay {
                     submission_id: a.clone(),
-                },
+                }),
             ),
             (
                 "processing submission replays",
@@ -215,9 +236,9 @@ mod tests {
                 "h",
                 false,
                 1,
-                Decision::Replay {
+                Decision::Answer(Answer::Replay {
                     submission_id: a.clone(),
-                },
+                }),
             ),
             (
                 "completed submission replays",
@@ -226,9 +247,9 @@ mod tests {
                 "h",
                 true,
                 1,
-                Decision::Replay {
+                Decision::Answer(Answer::Replay {
                     submission_id: a.clone(),
-                },
+                }),
             ),
             (
                 "missing submission document replays",
@@ -237,9 +258,9 @@ mod tests {
                 "h",
                 true,
                 1,
-                Decision::Replay {
+                Decision::Answer(Answer::Replay {
                     submission_id: a.clone(),
-                },
+                }),
             ),
             (
                 "claimed record with a submission id replays",
@@ -248,9 +269,9 @@ mod tests {
                 "h",
                 true,
                 1,
-                Decision::Replay {
+                Decision::Answer(Answer::Replay {
                     submission_id: a.clone(),
-                },
+                }),
             ),
             (
                 "failed submission with explicit key asks for a new key",
@@ -259,9 +280,9 @@ mod tests {
                 "h",
                 true,
                 1,
-                Decision::RetryWithNewKey {
+                Decision::Answer(Answer::RetryWithNewKey {
                     submission_id: a.clone(),
-                },
+                }),
             ),
             (
                 "failed submission with fallback key reopens",
@@ -270,9 +291,9 @@ mod tests {
                 "h",
                 false,
                 1,
-                Decision::Reopen {
+                Decision::Accept(Accept::Reopen {
                     previous: a.clone(),
-                },
+                }),
             ),
             (
                 "fresh claim is in progress",
@@ -281,7 +302,7 @@ mod tests {
                 "h",
                 true,
                 29,
-                Decision::InProgress,
+                Decision::Answer(Answer::InProgress),
             ),
             (
                 "claim stale at exactly 30 s is taken over",
@@ -290,7 +311,7 @@ mod tests {
                 "h",
                 true,
                 30,
-                Decision::TakeOver,
+                Decision::Accept(Accept::TakeOver),
             ),
             (
                 "claim without updated_at is taken over",
@@ -299,7 +320,7 @@ mod tests {
                 "h",
                 true,
                 0,
-                Decision::TakeOver,
+                Decision::Accept(Accept::TakeOver),
             ),
         ];
         for (name, rec, status, fp, explicit, at, want) in cases {
@@ -335,34 +356,37 @@ mod tests {
     fn item_16_exactly_commit_takeover_and_reopen_write() {
         let a = id('a');
         let table = [
-            (Decision::Commit, true),
-            (Decision::TakeOver, true),
+            (Decision::Accept(Accept::Commit), true),
+            (Decision::Accept(Accept::TakeOver), true),
             (
-                Decision::Reopen {
+                Decision::Accept(Accept::Reopen {
                     previous: a.clone(),
-                },
+                }),
                 true,
             ),
             (
-                Decision::Replay {
+                Decision::Answer(Answer::Replay {
                     submission_id: a.clone(),
-                },
+                }),
                 false,
             ),
             (
-                Decision::Conflict {
+                Decision::Answer(Answer::Conflict {
                     committed: Some(a.clone()),
-                },
+                }),
                 false,
             ),
-            (Decision::Conflict { committed: None }, false),
             (
-                Decision::RetryWithNewKey {
-                    submission_id: a.clone(),
-                },
+                Decision::Answer(Answer::Conflict { committed: None }),
                 false,
             ),
-            (Decision::InProgress, false),
+            (
+                Decision::Answer(Answer::RetryWithNewKey {
+                    submission_id: a.clone(),
+                }),
+                false,
+            ),
+            (Decision::Answer(Answer::InProgress), false),
         ];
         for (decision, writes) in table {
             assert_eq!(decision.writes(), writes, "{decision:?}");
@@ -389,9 +413,9 @@ mod tests {
             for explicit in [true, false] {
                 let rec = record(status, None, Some(100));
                 let want = if takeover {
-                    Decision::TakeOver
+                    Decision::Accept(Accept::TakeOver)
                 } else {
-                    Decision::InProgress
+                    Decision::Answer(Answer::InProgress)
                 };
                 assert_eq!(
                     decide(Some(&rec), None, "h", explicit, t(100 + age)),
@@ -449,9 +473,9 @@ mod tests {
             let rec = record(Committed, Some(a.clone()), Some(0));
             let d = decide(Some(&rec), status, "h", explicit, t(age));
             if status != Some(Failed) {
-                prop_assert_eq!(d, Decision::Replay { submission_id: a });
+                prop_assert_eq!(d, Decision::Answer(Answer::Replay { submission_id: a }));
             } else {
-                prop_assert!(!matches!(d, Decision::Commit | Decision::TakeOver));
+                prop_assert!(!matches!(d, Decision::Accept(Accept::Commit) | Decision::Accept(Accept::TakeOver)));
             }
         }
 
@@ -467,7 +491,7 @@ mod tests {
             let rec = record(if claimed { Claimed } else { Committed }, has_sub.then(|| id('a')), Some(0));
             let d = decide(Some(&rec), status, "other", explicit, t(age));
             prop_assert!(!d.writes());
-            prop_assert!(matches!(d, Decision::Conflict { .. }), "conflict expected");
+            prop_assert!(matches!(d, Decision::Answer(Answer::Conflict { .. })), "conflict expected");
         }
 
         /// Applying the decision's write and deciding again (a duplicate arriving right after)
@@ -494,7 +518,7 @@ mod tests {
                 };
                 let written = committed_record(rec.as_ref(), new, t(age));
                 let again = decide(Some(&written), Some(Pending), "h", explicit, t(age));
-                prop_assert_eq!(again, Decision::Replay { submission_id: sid });
+                prop_assert_eq!(again, Decision::Answer(Answer::Replay { submission_id: sid }));
             }
         }
     }

@@ -5,6 +5,7 @@
 //! persist. Adapters (SQLite, Firestore, GCS…) only execute what these functions return, so the
 //! embedded backend and the cloud backend run the same rules. Time and ids come in as arguments.
 
+pub mod accept;
 pub mod admin;
 pub mod catalog;
 pub mod email;

@@ -3,7 +3,6 @@
 //! contract suite in `testkit` runs against every implementation.
 
 use crate::SubmissionId;
-use crate::idempotency::Decision;
 use crate::model::{IdempotencyRecord, OutboxRow, Submission};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,33 +30,7 @@ impl StoreError {
     }
 }
 
-/// Everything the acceptance transaction needs. The adapter stamps `created_at`/`updated_at`
-/// of the submission and outbox row with the time it reads *inside* its transaction.
-#[derive(Debug, Clone)]
-pub struct Acceptance {
-    /// `"<type>:<effective key>"`.
-    pub record_id: String,
-    pub effective_key: String,
-    pub fingerprint: String,
-    /// Whether the browser sent its own key (vs the fingerprint fallback).
-    pub explicit_key: bool,
-    /// Server-generated token that identifies this acceptance attempt.
-    pub owner_token: String,
-    /// The submission to create (status `pending`) if the decision writes.
-    pub submission: Submission,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AcceptOutcome {
-    /// Submission, committed record and outbox row were written in one transaction.
-    /// `decision` is `Commit`, `TakeOver` or `Reopen`.
-    Accepted {
-        submission_id: SubmissionId,
-        decision: Decision,
-    },
-    /// Nothing was written; the decision says why (replay, conflict, …).
-    NotWritten(Decision),
-}
+pub use crate::accept::{AcceptOutcome, Acceptance};
 
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -73,9 +46,11 @@ pub trait Store: Send + Sync {
     /// Plain read of an outbox row.
     async fn outbox_row(&self, id: &SubmissionId) -> Result<Option<OutboxRow>, StoreError>;
 
-    /// ONE transaction: read the record (and the status of the submission it points at), call
-    /// [`crate::idempotency::decide`], and when the decision writes, write the submission, the
-    /// committed record and the outbox row atomically.
+    /// ONE transaction: read the record and the status of the submission it points at
+    /// ([`crate::accept::referenced_submission`]), call [`crate::accept::plan`] with the time
+    /// read inside the transaction, and write its three documents atomically (the submission
+    /// and the outbox row create-only) or nothing. A transaction re-run on contention reads and
+    /// plans again.
     async fn accept(&self, acceptance: Acceptance) -> Result<AcceptOutcome, StoreError>;
 }
 

@@ -9,7 +9,7 @@ use crate::LocalError;
 use crate::writer::Writer;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use domain::idempotency::{NewRecord, committed_record, decide};
+use domain::accept;
 use domain::outbox::OutboxRefusal;
 use domain::ports::{
     AcceptOutcome, Acceptance, Clock, OutboxChange, PipelineStore, Store, StoreError,
@@ -267,72 +267,51 @@ impl Store for SqliteStore {
     }
 }
 
-/// The acceptance transaction of DESIGN.md §4, run inside the writer's savepoint.
+/// The acceptance transaction of DESIGN.md §4, run inside the writer's savepoint: the reads,
+/// then the domain's plan, then its writes.
 fn accept_in_transaction(
     c: &Connection,
     a: &Acceptance,
     now: DateTime<Utc>,
 ) -> Result<AcceptOutcome, StoreError> {
     let record = read_record(c, &a.record_id)?;
-    let status = match record.as_ref().and_then(|r| r.submission_id.as_ref()) {
+    let referenced = match accept::referenced_submission(record.as_ref()) {
         Some(id) => read_status(c, id)?,
         None => None,
     };
-    let decision = decide(record.as_ref(), status, &a.fingerprint, a.explicit_key, now);
-    if !decision.writes() {
-        return Ok(AcceptOutcome::NotWritten(decision));
-    }
-
-    let mut submission = a.submission.clone();
-    submission.status = SubmissionStatus::Pending;
-    submission.created_at = now;
-    submission.updated_at = now;
+    let w = match accept::plan(a, record.as_ref(), referenced, now) {
+        Ok(w) => w,
+        Err(answer) => return Ok(AcceptOutcome::NotWritten(answer)),
+    };
+    let s = &w.submission;
     c.prepare_cached(
         "INSERT INTO submissions (id, type, status, created_at, updated_at, doc) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )
-    .and_then(|mut s| {
-        s.execute(params![
-            submission.submission_id.as_str(),
-            submission.submission_type.as_str(),
-            submission.status.as_str(),
-            ts(now),
-            ts(now),
-            to_doc(&submission)?,
+    .and_then(|mut st| {
+        st.execute(params![
+            s.submission_id.as_str(),
+            s.submission_type.as_str(),
+            s.status.as_str(),
+            ts(s.created_at),
+            ts(s.updated_at),
+            to_doc(s)?,
         ])
     })
     .map_err(sql_err)?;
-
-    let committed = committed_record(
-        record.as_ref(),
-        NewRecord {
-            submission_type: submission.submission_type,
-            effective_key: &a.effective_key,
-            fingerprint: &a.fingerprint,
-            request_id: &submission.request_id,
-            submission_id: &submission.submission_id,
-            owner_token: &a.owner_token,
-        },
-        now,
-    );
-    upsert_record(c, &a.record_id, &committed)?;
-
-    let row = OutboxRow::for_new_submission(&submission);
+    upsert_record(c, &w.record_id, &w.record)?;
+    let row = &w.outbox;
     c.prepare_cached("INSERT INTO outbox (id, status, updated_at, doc) VALUES (?1, ?2, ?3, ?4)")
-        .and_then(|mut s| {
-            s.execute(params![
+        .and_then(|mut st| {
+            st.execute(params![
                 row.submission_id.as_str(),
                 row.status.as_str(),
                 ts(row.updated_at),
-                to_doc(&row)?,
+                to_doc(row)?,
             ])
         })
         .map_err(sql_err)?;
-
-    Ok(AcceptOutcome::Accepted {
-        submission_id: submission.submission_id,
-        decision,
-    })
+    Ok(w.outcome())
 }
 
 fn read_record(c: &Connection, record_id: &str) -> Result<Option<IdempotencyRecord>, StoreError> {

@@ -19,7 +19,7 @@ mod sheet;
 mod sheet_edits;
 
 use chrono::{DateTime, Duration, Utc};
-use domain::idempotency::Decision;
+use domain::idempotency::{Accept, Answer};
 use domain::ports::{AcceptOutcome, Acceptance, BlobError, Blobs, Clock, Store, StoreError};
 use domain::receipt::object_name;
 use domain::{SubmissionId, SubmissionStatus, SubmissionType};
@@ -364,14 +364,14 @@ async fn sixty_four_concurrent_duplicates_in_one_batch_are_accepted_exactly_once
         outcomes[0].as_ref().unwrap(),
         &AcceptOutcome::Accepted {
             submission_id: first.clone(),
-            decision: Decision::Commit
+            decision: Accept::Commit
         },
         "the first queued duplicate commits"
     );
     for o in &outcomes[1..] {
         assert_eq!(
             o.as_ref().unwrap(),
-            &AcceptOutcome::NotWritten(Decision::Replay {
+            &AcceptOutcome::NotWritten(Answer::Replay {
                 submission_id: first.clone()
             })
         );
@@ -404,7 +404,7 @@ async fn sixty_four_distinct_submissions_in_one_batch_are_all_accepted_by_one_co
             o.as_ref().unwrap(),
             &AcceptOutcome::Accepted {
                 submission_id: submission_id(n),
-                decision: Decision::Commit
+                decision: Accept::Commit
             }
         );
         let s = store.submission(&submission_id(n)).await.unwrap().unwrap();
@@ -471,7 +471,7 @@ async fn reopening_the_database_keeps_the_data() {
     assert!(store.outbox_row(&submission_id(1)).await.unwrap().is_some());
     assert_eq!(
         store.accept(delegacion("key", 2)).await.unwrap(),
-        AcceptOutcome::NotWritten(Decision::Replay {
+        AcceptOutcome::NotWritten(Answer::Replay {
             submission_id: submission_id(1)
         }),
         "the idempotency record survived"

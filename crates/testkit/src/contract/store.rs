@@ -3,7 +3,7 @@
 use super::{claimed_record, sample_acceptance, submission_id};
 use crate::clock::ManualClock;
 use chrono::{DateTime, Duration, Utc};
-use domain::idempotency::{Decision, NewRecord, committed_record};
+use domain::idempotency::{Accept, Answer, NewRecord, committed_record};
 use domain::ports::{AcceptOutcome, Acceptance, Clock, Store};
 use domain::{
     IdempotencyRecord, IdempotencyStatus, OutboxRow, OutboxStatus, Submission, SubmissionId,
@@ -159,7 +159,7 @@ pub async fn accept_on_an_empty_record_commits_the_three_documents(make: impl Ma
             accept(store, &a).await,
             AcceptOutcome::Accepted {
                 submission_id: id.clone(),
-                decision: Decision::Commit
+                decision: Accept::Commit
             }
         );
         assert_accepted_documents(store, &a, None, now).await;
@@ -180,7 +180,7 @@ pub async fn a_duplicate_with_the_same_payload_replays_and_writes_nothing(make: 
         let b = sample_acceptance(SubmissionType::Delegacion, "key", "fp", explicit, &second);
         assert_eq!(
             accept(store, &b).await,
-            AcceptOutcome::NotWritten(Decision::Replay {
+            AcceptOutcome::NotWritten(Answer::Replay {
                 submission_id: first.clone()
             })
         );
@@ -206,7 +206,7 @@ pub async fn a_different_payload_under_the_same_key_conflicts(make: impl MakeSto
     let b = sample_acceptance(SubmissionType::Faculty, "key", "other-fp", true, &second);
     assert_eq!(
         accept(store, &b).await,
-        AcceptOutcome::NotWritten(Decision::Conflict {
+        AcceptOutcome::NotWritten(Answer::Conflict {
             committed: Some(first)
         })
     );
@@ -235,7 +235,7 @@ pub async fn a_fresh_claim_of_the_older_system_is_in_progress(make: impl MakeSto
 
     assert_eq!(
         accept(store, &a).await,
-        AcceptOutcome::NotWritten(Decision::InProgress)
+        AcceptOutcome::NotWritten(Answer::InProgress)
     );
     assert_not_written(store, &id, "in progress").await;
     assert_eq!(
@@ -264,7 +264,7 @@ pub async fn a_stale_claim_is_taken_over_keeping_its_creation_time(make: impl Ma
         accept(store, &a).await,
         AcceptOutcome::Accepted {
             submission_id: id.clone(),
-            decision: Decision::TakeOver
+            decision: Accept::TakeOver
         }
     );
     assert_accepted_documents(store, &a, Some(&claim), now).await;
@@ -289,7 +289,7 @@ pub async fn a_failed_submission_under_an_explicit_key_asks_for_a_new_key(make: 
     let b = sample_acceptance(SubmissionType::Delegacion, "key", "fp", true, &second);
     assert_eq!(
         accept(store, &b).await,
-        AcceptOutcome::NotWritten(Decision::RetryWithNewKey {
+        AcceptOutcome::NotWritten(Answer::RetryWithNewKey {
             submission_id: first
         })
     );
@@ -319,7 +319,7 @@ pub async fn a_failed_submission_under_the_fallback_key_reopens_with_a_new_id(
         accept(store, &b).await,
         AcceptOutcome::Accepted {
             submission_id: second.clone(),
-            decision: Decision::Reopen {
+            decision: Accept::Reopen {
                 previous: first.clone()
             }
         }
@@ -356,7 +356,7 @@ pub async fn concurrent_duplicates_are_accepted_exactly_once(make: impl MakeStor
         .filter_map(|o| match o {
             Ok(AcceptOutcome::Accepted {
                 submission_id,
-                decision: Decision::Commit,
+                decision: Accept::Commit,
             }) => Some(submission_id.clone()),
             _ => None,
         })
@@ -366,7 +366,7 @@ pub async fn concurrent_duplicates_are_accepted_exactly_once(make: impl MakeStor
     for o in &outcomes {
         match o {
             Ok(AcceptOutcome::Accepted { submission_id, .. }) => assert_eq!(submission_id, winner),
-            Ok(AcceptOutcome::NotWritten(Decision::Replay { submission_id })) => {
+            Ok(AcceptOutcome::NotWritten(Answer::Replay { submission_id })) => {
                 assert_eq!(submission_id, winner);
             }
             other => panic!("expected the winner or a replay of it, got {other:?}"),
@@ -408,7 +408,7 @@ pub async fn concurrent_distinct_submissions_are_all_accepted(make: impl MakeSto
             o.expect("accept"),
             AcceptOutcome::Accepted {
                 submission_id: a.submission.submission_id.clone(),
-                decision: Decision::Commit
+                decision: Accept::Commit
             }
         );
         assert_accepted_documents(store, a, None, now).await;
