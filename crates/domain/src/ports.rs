@@ -12,6 +12,22 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// The wall clock: the one [`Clock`] every binary uses (tests move a manual one instead).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Stable link to a receipt for the sheet and the internal e-mail: an endpoint that hands out
+/// a fresh short-lived URL on each visit, so links in the sheet never expire.
+pub trait ReceiptLinks: Send + Sync {
+    fn link(&self, submission: &Submission) -> String;
+}
+
 /// Errors of the [`Store`] port. Adapters map their own errors into these inside the impl.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

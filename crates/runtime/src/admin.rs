@@ -44,7 +44,7 @@ pub fn open(data_dir: &Path) -> Result<SqliteStore, AdminError> {
     if !path.exists() {
         return Err(AdminError::NoDatabase(data_dir.display().to_string()));
     }
-    SqliteStore::open(&path, Arc::new(crate::embedded::SystemClock)).map_err(store_err)
+    SqliteStore::open(&path, Arc::new(domain::ports::SystemClock)).map_err(store_err)
 }
 
 fn parse_id(id: &str) -> Result<SubmissionId, AdminError> {

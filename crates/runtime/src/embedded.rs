@@ -5,7 +5,7 @@
 use crate::config::ServeConfig;
 use chrono::Utc;
 use domain::Catalog;
-use domain::ports::Clock;
+use domain::ports::{Clock, SystemClock};
 use local::{CsvSheet, FileMailer, FsBlobs, LocalBus, SqliteStore};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,14 +15,6 @@ use tokio::net::TcpListener;
 /// Orphan receipts younger than this may belong to a request still in flight.
 const ORPHAN_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> chrono::DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -192,14 +184,19 @@ impl Application {
         let state = api::AppState::new(
             store.clone(),
             blobs.clone(),
-            clock,
+            clock.clone(),
             catalog,
             config.api.clone(),
             config.failpoints.clone(),
         )
         .with_hook(Arc::new(crate::pipeline::Notifier(created_tx)));
         let router = api::router(state)
-            .merge(crate::links::router(signer, store.clone(), blobs.clone()))
+            .merge(crate::links::router(
+                signer,
+                store.clone(),
+                blobs.clone(),
+                clock.clone(),
+            ))
             .merge(triggers);
         // The front last, as the fallback: every route above keeps precedence.
         match &config.front_dir {

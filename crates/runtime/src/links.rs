@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use domain::ports::{Blobs, Store};
+use domain::ports::{Blobs, Clock, Store};
 use domain::{Submission, SubmissionId};
 use hmac::{Hmac, Mac};
 use http::{StatusCode, header};
@@ -231,7 +231,7 @@ fn mac_with(key: &[u8], message: &str) -> Hmac<Sha256> {
     mac
 }
 
-impl worker::ReceiptLinks for LinkSigner {
+impl domain::ports::ReceiptLinks for LinkSigner {
     fn link(&self, submission: &Submission) -> String {
         self.stable_link(&submission.submission_id)
     }
@@ -242,9 +242,15 @@ struct LinkState {
     signer: LinkSigner,
     store: Arc<dyn Store>,
     blobs: Arc<dyn Blobs>,
+    clock: Arc<dyn Clock>,
 }
 
-pub fn router(signer: LinkSigner, store: Arc<dyn Store>, blobs: Arc<dyn Blobs>) -> Router {
+pub fn router(
+    signer: LinkSigner,
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn Blobs>,
+    clock: Arc<dyn Clock>,
+) -> Router {
     Router::new()
         .route("/comprobantes/{id}", get(stable))
         .route("/comprobantes/{id}/archivo", get(file))
@@ -252,6 +258,7 @@ pub fn router(signer: LinkSigner, store: Arc<dyn Store>, blobs: Arc<dyn Blobs>) 
             signer,
             store,
             blobs,
+            clock,
         })
 }
 
@@ -274,7 +281,7 @@ async fn stable(
     }
     match s.store.submission(&id).await {
         Ok(Some(_)) => {
-            let now = chrono::Utc::now().timestamp();
+            let now = s.clock.now().timestamp();
             (
                 StatusCode::SEE_OTHER,
                 [(header::LOCATION, s.signer.signed_path(&id, now))],
@@ -302,7 +309,7 @@ async fn file(
     };
     if !s
         .signer
-        .verify(&id, q.exp, &q.sig, chrono::Utc::now().timestamp())
+        .verify(&id, q.exp, &q.sig, s.clock.now().timestamp())
     {
         return StatusCode::FORBIDDEN.into_response();
     }
@@ -365,6 +372,68 @@ fn receipt_headers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testkit::clock::ManualClock;
+    use tower::ServiceExt;
+
+    async fn get(app: &Router, uri: &str) -> Response {
+        app.clone()
+            .oneshot(
+                http::Request::get(uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_handlers_read_time_from_the_clock_they_are_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(ManualClock::reference_start()));
+        let store =
+            Arc::new(local::SqliteStore::open(&dir.path().join("db"), clock.clone()).unwrap());
+        let blobs = Arc::new(local::FsBlobs::new(dir.path().join("blobs")).unwrap());
+        let id =
+            testkit::contract::accept_sample(store.as_ref(), 1, domain::SubmissionType::Delegacion)
+                .await;
+        let sub = store.submission(&id).await.unwrap().unwrap();
+        let bytes = b"%PDF-1.4 receipt";
+        blobs
+            .put_new(
+                &sub.file_path,
+                bytes,
+                "application/pdf",
+                &testkit::contract::sha256_hex(bytes),
+            )
+            .await
+            .unwrap();
+        let signer = LinkSigner::new([7; 32], "http://x".into());
+        let app = router(signer.clone(), store, blobs, clock.clone());
+
+        let stable = signer.stable_link(&id);
+        let answer = get(&app, stable.strip_prefix("http://x").unwrap()).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let location = answer.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let exp = (clock.now() + chrono::Duration::seconds(SIGNED_TTL_SECS)).timestamp();
+        assert!(location.contains(&format!("exp={exp}&")), "{location}");
+
+        let path = location.strip_prefix("http://x").unwrap_or(&location);
+        clock.advance(chrono::Duration::seconds(SIGNED_TTL_SECS));
+        assert_eq!(
+            get(&app, path).await.status(),
+            StatusCode::OK,
+            "valid until exp"
+        );
+        clock.advance(chrono::Duration::seconds(1));
+        assert_eq!(
+            get(&app, path).await.status(),
+            StatusCode::FORBIDDEN,
+            "expired by the clock, not by the wall time"
+        );
+    }
 
     #[test]
     fn signatures_verify_until_they_expire_and_not_for_another_id() {

@@ -5,15 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::ports::Clock;
 use std::sync::Mutex;
 
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
+pub use domain::ports::SystemClock;
 
 /// A clock that only moves when told. Share it as `Arc<ManualClock>` between the test and the
 /// component under test (it coerces to `Arc<dyn Clock>`).

@@ -18,11 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
-/// Stable link to a receipt for the sheet and the internal e-mail (an endpoint that hands out a
-/// fresh short-lived URL, so links in the sheet never expire).
-pub trait ReceiptLinks: Send + Sync {
-    fn link(&self, submission: &Submission) -> String;
-}
+pub use domain::ports::ReceiptLinks;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
