@@ -56,10 +56,40 @@ pub fn payload_hash(
 pub fn python_json(v: &Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(1024);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
-    // serde_json's Map is a BTreeMap (no `preserve_order`), so keys come out sorted by code
-    // point, which is what Python's sort_keys does for str keys.
-    serde::Serialize::serialize(v, &mut ser).expect("in-memory serialization cannot fail");
+    serde::Serialize::serialize(&SortedKeys(v), &mut ser)
+        .expect("in-memory serialization cannot fail");
     out
+}
+
+/// Serializes a value with every object's keys in code-point order, which is what Python's
+/// `sort_keys` does for `str` keys (UTF-8 byte order is code-point order). The order is made
+/// here rather than taken from `serde_json::Map`: that map keeps insertion order as soon as any
+/// crate in the build turns on serde_json's `preserve_order` feature.
+struct SortedKeys<'a>(&'a Value);
+
+impl serde::Serialize for SortedKeys<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    m.serialize_entry(k, &SortedKeys(v))?;
+                }
+                m.end()
+            }
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&SortedKeys(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(s),
+        }
+    }
 }
 
 /// Python's default separators. String escaping is already identical: both escape `"`, `\`,
