@@ -7,6 +7,7 @@
 
 mod accept;
 pub mod multipart;
+pub mod orphans;
 pub mod rate_limit;
 pub mod redirect;
 mod request;

@@ -115,8 +115,14 @@ pub trait Blobs: Send + Sync {
     /// Deletes an object; deleting a missing object succeeds.
     async fn delete(&self, name: &str) -> Result<(), BlobError>;
 
-    /// Lists objects whose name starts with `prefix`.
-    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, BlobError>;
+    /// Up to `limit` objects whose name starts with `prefix` and sorts strictly after `after`
+    /// (byte order), in name order: one page; the next starts after the last name.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BlobInfo>, BlobError>;
 }
 
 /// A transition of a submission, run by the adapter inside one transaction on the document:
@@ -170,12 +176,33 @@ pub trait PipelineStore: Store {
         limit: usize,
     ) -> Result<Vec<Submission>, StoreError>;
 
-    /// Submissions, oldest first, optionally of one status (operators' listing).
+    /// Up to `limit` submissions, optionally of one status, in `(created_at, submission_id)`
+    /// order, starting after `after` (operators' listing, one page at a time: see
+    /// [`SubmissionCursor`]).
     async fn list_submissions(
         &self,
         status: Option<crate::model::SubmissionStatus>,
+        after: Option<&SubmissionCursor>,
         limit: usize,
     ) -> Result<Vec<Submission>, StoreError>;
+}
+
+/// Where a listing of submissions resumes: strictly after this `(created_at, submission_id)`.
+/// The next page of a listing starts after the last submission of the previous one, so pages
+/// neither repeat nor skip a submission, whatever is written meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionCursor {
+    pub created_at: DateTime<Utc>,
+    pub submission_id: SubmissionId,
+}
+
+impl SubmissionCursor {
+    pub fn after(s: &Submission) -> Self {
+        Self {
+            created_at: s.created_at,
+            submission_id: s.submission_id.clone(),
+        }
+    }
 }
 
 /// Errors of side-effect ports (bus, sheet, mailer), classified where they happen.

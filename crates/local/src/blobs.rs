@@ -128,12 +128,19 @@ impl Blobs for FsBlobs {
         blocking(move || remove_if_present(&path)).await
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, BlobError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BlobInfo>, BlobError> {
+        // `walk` sorts by name (String order is byte order).
         Ok(self
             .walk(prefix)
             .await?
             .into_iter()
-            .filter(|e| !e.temp)
+            .filter(|e| !e.temp && after.is_none_or(|a| e.name.as_str() > a))
+            .take(limit)
             .map(|e| BlobInfo {
                 name: e.name,
                 size: e.size,

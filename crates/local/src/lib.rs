@@ -23,7 +23,6 @@ pub use bus::LocalBus;
 pub use mailer::{FileMailer, to_eml};
 pub use sheet::{CsvSheet, UTF8_BOM, cell_text};
 pub use store::{SCHEMA_VERSION, SqliteStore};
-pub use sweep::{SweepReport, sweep_orphans};
 
 use domain::ports::{BlobError, StoreError};
 use std::path::PathBuf;

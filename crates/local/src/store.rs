@@ -13,7 +13,7 @@ use domain::accept;
 use domain::outbox::OutboxRefusal;
 use domain::ports::{
     AcceptOutcome, Acceptance, Clock, OutboxChange, PipelineStore, Store, StoreError,
-    SubmissionChange,
+    SubmissionChange, SubmissionCursor,
 };
 use domain::worker::WorkerRefusal;
 use domain::{IdempotencyRecord, OutboxRow, Submission, SubmissionId, SubmissionStatus};
@@ -154,29 +154,33 @@ impl SqliteStore {
         .await
     }
 
-    /// Submissions, oldest first, optionally only those in `status`.
+    /// One page of submissions in `(created_at, id)` order, optionally only those in
+    /// `status`, after `after`.
     pub async fn list_submissions(
         &self,
         status: Option<SubmissionStatus>,
+        after: Option<&SubmissionCursor>,
         limit: usize,
     ) -> Result<Vec<Submission>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let status = status.map(SubmissionStatus::as_str);
+        // Before every stored time and id: the first page.
+        let (after_at, after_id) = after.map_or((String::new(), String::new()), |a| {
+            (ts(a.created_at), a.submission_id.as_str().to_owned())
+        });
         self.read(move |c| {
-            let docs: Vec<String> = match status {
-                Some(st) => c
-                    .prepare_cached(
-                        "SELECT doc FROM submissions WHERE status = ?1 \
-                         ORDER BY created_at, id LIMIT ?2",
-                    )
-                    .and_then(|mut s| {
-                        s.query_map(params![st.as_str(), limit], |r| r.get(0))?
-                            .collect()
-                    }),
-                None => c
-                    .prepare_cached("SELECT doc FROM submissions ORDER BY created_at, id LIMIT ?1")
-                    .and_then(|mut s| s.query_map([limit], |r| r.get(0))?.collect()),
-            }
-            .map_err(sql_err)?;
+            let docs: Vec<String> = c
+                .prepare_cached(
+                    "SELECT doc FROM submissions \
+                     WHERE (?1 IS NULL OR status = ?1) \
+                     AND (created_at > ?2 OR (created_at = ?2 AND id > ?3)) \
+                     ORDER BY created_at, id LIMIT ?4",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![status, after_at, after_id, limit], |r| r.get(0))?
+                        .collect()
+                })
+                .map_err(sql_err)?;
             docs.iter().map(|d| from_doc(d)).collect()
         })
         .await
@@ -586,9 +590,10 @@ impl PipelineStore for SqliteStore {
     async fn list_submissions(
         &self,
         status: Option<SubmissionStatus>,
+        after: Option<&SubmissionCursor>,
         limit: usize,
     ) -> Result<Vec<Submission>, StoreError> {
-        SqliteStore::list_submissions(self, status, limit).await
+        SqliteStore::list_submissions(self, status, after, limit).await
     }
 }
 

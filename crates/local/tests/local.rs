@@ -24,7 +24,7 @@ use domain::ports::{AcceptOutcome, Acceptance, BlobError, Blobs, Clock, Store, S
 use domain::receipt::object_name;
 use domain::{SubmissionId, SubmissionStatus, SubmissionType};
 use futures_util::future::{BoxFuture, join_all};
-use local::{BLOBS_DIR, DB_FILE, FsBlobs, LocalError, SqliteStore, SweepReport, sweep_orphans};
+use local::{BLOBS_DIR, DB_FILE, FsBlobs, LocalError, SqliteStore};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::task::{Context, Poll};
@@ -195,6 +195,11 @@ mod pipeline_contract {
         contract::list_submissions_filters_by_status_oldest_first(make_pipeline_store).await;
     }
 
+    #[tokio::test]
+    async fn list_submissions_pages_with_a_cursor_through_ties() {
+        contract::list_submissions_pages_with_a_cursor_through_ties(make_pipeline_store).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims_of_one_submission_have_exactly_one_winner() {
         contract::concurrent_claims_of_one_submission_have_exactly_one_winner(make_pipeline_store)
@@ -244,6 +249,11 @@ mod blobs_contract {
     #[tokio::test]
     async fn list_returns_the_objects_under_a_prefix() {
         contract::list_returns_the_objects_under_a_prefix(make_blobs).await;
+    }
+
+    #[tokio::test]
+    async fn list_goes_page_by_page_in_name_order_after_a_cursor() {
+        contract::list_goes_page_by_page_in_name_order_after_a_cursor(make_blobs).await;
     }
 
     #[tokio::test]
@@ -540,20 +550,20 @@ async fn operator_queries_count_list_and_check_submissions() {
         v.into_iter().map(|s| s.submission_id).collect()
     };
     assert_eq!(
-        ids(store.list_submissions(None, 2).await.unwrap()),
+        ids(store.list_submissions(None, None, 2).await.unwrap()),
         [submission_id(1), submission_id(2)],
         "oldest first"
     );
     assert_eq!(
         ids(store
-            .list_submissions(Some(SubmissionStatus::Failed), 10)
+            .list_submissions(Some(SubmissionStatus::Failed), None, 10)
             .await
             .unwrap()),
         [submission_id(2)]
     );
     assert_eq!(
         ids(store
-            .list_submissions(Some(SubmissionStatus::Pending), 10)
+            .list_submissions(Some(SubmissionStatus::Pending), None, 10)
             .await
             .unwrap()),
         [submission_id(1), submission_id(3)]
@@ -597,7 +607,7 @@ async fn object_names_that_could_escape_the_root_are_refused() {
         );
     }
     assert!(matches!(
-        blobs.list("uploads/../").await,
+        blobs.list("uploads/../", None, 10).await,
         Err(BlobError::Permanent(_))
     ));
 }
@@ -612,115 +622,59 @@ fn backdate(path: &std::path::Path, by: std::time::Duration) {
 }
 
 #[tokio::test]
-async fn the_sweep_deletes_orphans_and_keeps_referenced_and_young_receipts() {
+async fn stale_temporary_files_are_removed_and_never_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join(DB_FILE), Arc::new(SystemClock)).unwrap();
     let blobs = FsBlobs::new(dir.path().join(BLOBS_DIR)).unwrap();
-    let sha = sha256_hex(SAMPLE_PDF);
-    let put = |name: String| {
-        let blobs = blobs.clone();
-        let sha = sha.clone();
-        async move {
-            blobs
-                .put_new(&name, SAMPLE_PDF, "application/pdf", &sha)
-                .await
-                .unwrap();
-            name
-        }
-    };
-
-    store.accept(delegacion("k", 1)).await.unwrap();
-    let referenced = put(object_name(
-        SubmissionType::Delegacion,
-        &submission_id(1),
-        ".pdf",
-    ))
-    .await;
-    let orphan = put(object_name(
-        SubmissionType::Delegacion,
-        &submission_id(2),
-        ".pdf",
-    ))
-    .await;
-    let young = put(object_name(
-        SubmissionType::Faculty,
-        &submission_id(3),
-        ".png",
-    ))
-    .await;
-    let unparseable = put("uploads/faculty/FACULTY_Escuela_Modelo_x.png".into()).await;
+    let kept = object_name(SubmissionType::Delegacion, &submission_id(1), ".pdf");
+    blobs
+        .put_new(
+            &kept,
+            SAMPLE_PDF,
+            "application/pdf",
+            &sha256_hex(SAMPLE_PDF),
+        )
+        .await
+        .unwrap();
     let uploads = blobs.root().join("uploads").join("delegaciones");
     let old_temp = uploads.join(".AAAAAAAAAAAAAAAAAAAA.pdf.tmp-00000000deadbeef");
     let young_temp = uploads.join(".BBBBBBBBBBBBBBBBBBBB.pdf.tmp-00000000cafebabe");
     std::fs::write(&old_temp, b"partial").unwrap();
     std::fs::write(&young_temp, b"partial").unwrap();
     let hour = std::time::Duration::from_secs(3600);
-    for name in [&referenced, &orphan, &unparseable] {
-        backdate(&blobs.root().join(name), hour);
-    }
     backdate(&old_temp, hour);
-
+    backdate(&blobs.root().join(&kept), hour);
     let listed: Vec<String> = blobs
-        .list("uploads/")
+        .list("uploads/", None, 100)
         .await
         .unwrap()
         .into_iter()
         .map(|b| b.name)
         .collect();
     assert_eq!(
-        listed.len(),
-        4,
-        "temporary files are never listed: {listed:?}"
+        listed,
+        std::slice::from_ref(&kept),
+        "temporary files are never listed"
     );
 
-    let report = sweep_orphans(&store, &blobs, Utc::now(), Duration::minutes(10))
+    let removed = blobs
+        .remove_stale_temp_files("uploads/", Utc::now(), Duration::minutes(10))
         .await
         .unwrap();
-    assert_eq!(
-        report,
-        SweepReport {
-            scanned: 6,
-            deleted_orphans: 2,
-            deleted_temp: 1,
-            kept_referenced: 1,
-            kept_young: 2,
-            failed: 0
-        }
-    );
-    let mut left: Vec<String> = blobs
-        .list("uploads/")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
-    left.sort();
-    assert_eq!(left, [referenced.clone(), young.clone()]);
+    assert_eq!(removed, 1);
     assert!(!old_temp.exists());
     assert!(young_temp.exists());
-    assert_eq!(blobs.get(&referenced).await.unwrap(), SAMPLE_PDF);
-
-    // At startup no request is in flight: a zero grace takes the young leftovers too.
-    let report = sweep_orphans(&store, &blobs, Utc::now(), Duration::zero())
+    // At startup no write is in flight: a zero grace takes the young one too.
+    let removed = blobs
+        .remove_stale_temp_files("uploads/", Utc::now(), Duration::zero())
         .await
         .unwrap();
-    assert_eq!(
-        (
-            report.deleted_orphans,
-            report.deleted_temp,
-            report.kept_referenced
-        ),
-        (1, 1, 1)
-    );
-    let left: Vec<String> = blobs
-        .list("uploads/")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|b| b.name)
-        .collect();
-    assert_eq!(left, [referenced]);
+    assert_eq!(removed, 1);
     assert!(!young_temp.exists());
+    assert_eq!(
+        blobs.get(&kept).await.unwrap(),
+        SAMPLE_PDF,
+        "objects are untouched"
+    );
 }
 
 #[tokio::test]

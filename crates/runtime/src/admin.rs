@@ -1,8 +1,9 @@
-//! Operator commands on an embedded data directory (`registro admin …`). Safe while
-//! `registro serve` runs on the same directory: reads use SQLite snapshots, and writes are
-//! fenced domain transitions in their own transactions (SQLite serialises the two processes).
+//! Operator commands (`registro admin …`). They work through the `PipelineStore` port, so the
+//! same commands serve any backend; `open` gives the embedded one (a data directory). Safe
+//! while the services run: reads are plain reads, listings go page by page with a cursor, and
+//! writes are fenced domain transitions in their own transactions.
 
-use domain::ports::{PipelineStore, Store};
+use domain::ports::{PipelineStore, SubmissionCursor};
 use domain::{Submission, SubmissionId, SubmissionStatus};
 use local::SqliteStore;
 use std::io::Write;
@@ -47,6 +48,35 @@ pub fn open(data_dir: &Path) -> Result<SqliteStore, AdminError> {
     SqliteStore::open(&path, Arc::new(domain::ports::SystemClock)).map_err(store_err)
 }
 
+/// Submissions read per page of a listing.
+const PAGE: usize = 200;
+
+/// Calls `f` on every submission (of `status`, if given) in `(created_at, id)` order, starting
+/// after `start`, one page at a time; stops early when `f` returns `false`.
+async fn each_submission(
+    store: &dyn PipelineStore,
+    status: Option<SubmissionStatus>,
+    start: Option<SubmissionCursor>,
+    mut f: impl FnMut(&Submission) -> Result<bool, AdminError>,
+) -> Result<(), AdminError> {
+    let mut after = start;
+    loop {
+        let page = store
+            .list_submissions(status, after.as_ref(), PAGE)
+            .await
+            .map_err(store_err)?;
+        for s in &page {
+            if !f(s)? {
+                return Ok(());
+            }
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(SubmissionCursor::after(last)),
+            _ => return Ok(()),
+        }
+    }
+}
+
 fn parse_id(id: &str) -> Result<SubmissionId, AdminError> {
     SubmissionId::parse(id).map_err(|_| AdminError::BadId(id.to_owned()))
 }
@@ -65,7 +95,7 @@ fn summary(s: &Submission) -> serde_json::Value {
 }
 
 pub async fn list(
-    store: &SqliteStore,
+    store: &dyn PipelineStore,
     status: Option<&str>,
     json: bool,
     out: &mut dyn Write,
@@ -73,20 +103,26 @@ pub async fn list(
     let status = status
         .map(|s| SubmissionStatus::parse(s).ok_or_else(|| AdminError::BadStatus(s.to_owned())))
         .transpose()?;
-    let subs = PipelineStore::list_submissions(store, status, usize::MAX)
-        .await
-        .map_err(store_err)?;
+    let mut n = 0usize;
     if json {
-        let arr: Vec<_> = subs.iter().map(summary).collect();
-        serde_json::to_writer_pretty(&mut *out, &arr).map_err(std::io::Error::other)?;
-        writeln!(out)?;
+        // A JSON array written element by element: memory stays one page whatever the count.
+        write!(out, "[")?;
+        each_submission(store, status, None, |s| {
+            writeln!(out, "{}", if n == 0 { "" } else { "," })?;
+            serde_json::to_writer_pretty(&mut *out, &summary(s)).map_err(std::io::Error::other)?;
+            n += 1;
+            Ok(true)
+        })
+        .await?;
+        writeln!(out, "{}]", if n == 0 { "" } else { "\n" })?;
     } else {
         writeln!(
             out,
             "{:<20}  {:<10}  {:<10}  {:<25}  {:>8}  error",
             "submission_id", "type", "status", "created_at", "attempts"
         )?;
-        for s in &subs {
+        each_submission(store, status, None, |s| {
+            n += 1;
             writeln!(
                 out,
                 "{:<20}  {:<10}  {:<10}  {:<25}  {:>8}  {}",
@@ -98,13 +134,19 @@ pub async fn list(
                 s.worker.worker_attempt_count,
                 s.worker.error_message.as_deref().unwrap_or("")
             )?;
-        }
-        writeln!(out, "{} submission(s)", subs.len())?;
+            Ok(true)
+        })
+        .await?;
+        writeln!(out, "{n} submission(s)")?;
     }
     Ok(())
 }
 
-pub async fn show(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<(), AdminError> {
+pub async fn show(
+    store: &dyn PipelineStore,
+    id: &str,
+    out: &mut dyn Write,
+) -> Result<(), AdminError> {
     let id = parse_id(id)?;
     let sub = store
         .submission(&id)
@@ -124,7 +166,7 @@ pub async fn show(store: &SqliteStore, id: &str, out: &mut dyn Write) -> Result<
 /// A submission that a later one replaced (`domain::admin::superseded_by`) is refused unless
 /// `force`: retrying it would give the person a second sheet row and a second e-mail.
 pub async fn retry(
-    store: &SqliteStore,
+    store: &dyn PipelineStore,
     id: &str,
     force: bool,
     out: &mut dyn Write,
@@ -142,10 +184,16 @@ pub async fn retry(
             .idempotency_record(&record_id)
             .await
             .map_err(store_err)?;
-        let others = PipelineStore::list_submissions(store, None, usize::MAX)
-            .await
-            .map_err(store_err)?;
-        if let Some(by) = domain::admin::superseded_by(&current, record.as_ref(), &others) {
+        // The record first; then only the submissions created after this one can replace it.
+        let mut by = domain::admin::superseded_by(&current, record.as_ref(), []);
+        if by.is_none() {
+            each_submission(store, None, Some(SubmissionCursor::after(&current)), |s| {
+                by = domain::admin::superseded_by(&current, None, [s]);
+                Ok(by.is_none())
+            })
+            .await?;
+        }
+        if let Some(by) = by {
             if !force {
                 return Err(AdminError::Superseded {
                     id: id.to_string(),
@@ -213,10 +261,7 @@ pub fn rotate_link_key(
 }
 
 /// Every submission as CSV, one row each, for spreadsheets and audits.
-pub async fn export_csv(store: &SqliteStore, out: &mut dyn Write) -> Result<(), AdminError> {
-    let subs = PipelineStore::list_submissions(store, None, usize::MAX)
-        .await
-        .map_err(store_err)?;
+pub async fn export_csv(store: &dyn PipelineStore, out: &mut dyn Write) -> Result<(), AdminError> {
     let mut w = csv::Writer::from_writer(out);
     let csv_err = |e: csv::Error| AdminError::Output(std::io::Error::other(e));
     w.write_record([
@@ -235,7 +280,7 @@ pub async fn export_csv(store: &SqliteStore, out: &mut dyn Write) -> Result<(), 
         "error_message",
     ])
     .map_err(csv_err)?;
-    for s in &subs {
+    each_submission(store, None, None, |s| {
         let (what, nombre, apellido, correo, celular, comites) = match &s.data {
             domain::model::SubmissionData::Delegacion(d) => {
                 let p = d.participantes.first();
@@ -285,7 +330,9 @@ pub async fn export_csv(store: &SqliteStore, out: &mut dyn Write) -> Result<(), 
             .map(|c| local::cell_text(&domain::sheets::Cell::Text(c.clone())))
             .collect();
         w.write_record(&cells).map_err(csv_err)?;
-    }
+        Ok(true)
+    })
+    .await?;
     w.flush()?;
     Ok(())
 }

@@ -91,14 +91,19 @@ impl Application {
         );
         // We hold the data directory's lock and do not listen yet: nothing can be in flight, so
         // every unreferenced receipt is an orphan of a crash between upload and commit.
-        match local::sweep_orphans(&store, &blobs, clock.now(), chrono::Duration::zero()).await {
-            Ok(report) => tracing::info!(
+        if let Some(report) = sweep_receipts(
+            store.as_ref(),
+            &blobs,
+            clock.now(),
+            chrono::Duration::zero(),
+        )
+        .await
+        {
+            tracing::info!(
                 scanned = report.scanned,
                 deleted_orphans = report.deleted_orphans,
-                deleted_temp = report.deleted_temp,
                 "startup_orphan_sweep"
-            ),
-            Err(e) => tracing::error!(error = %e, "startup_orphan_sweep_failed"),
+            );
         }
         recover_after_restart(&store).await;
         let catalog = Arc::new(
@@ -241,10 +246,7 @@ impl Application {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                if let Err(e) = local::sweep_orphans(&store, &blobs, Utc::now(), ORPHAN_GRACE).await
-                {
-                    tracing::error!(error = %e, "orphan_sweep_failed");
-                }
+                sweep_receipts(store.as_ref(), &blobs, Utc::now(), ORPHAN_GRACE).await;
             }
         });
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
@@ -315,6 +317,32 @@ fn restrict_dir(dir: &std::path::Path) {
     let _ = dir;
 }
 
+/// Deletes unreferenced receipts (`api::orphans`, through the ports) and the temporary files
+/// of interrupted writes (this backend's own leftovers). Errors are logged; the next sweep
+/// tries again.
+async fn sweep_receipts(
+    store: &SqliteStore,
+    blobs: &FsBlobs,
+    now: chrono::DateTime<Utc>,
+    grace: chrono::Duration,
+) -> Option<api::orphans::OrphanReport> {
+    match blobs
+        .remove_stale_temp_files(api::orphans::UPLOADS_PREFIX, now, grace)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted_temp = n, "temp_receipts_swept"),
+        Err(e) => tracing::error!(error = %e, "temp_receipt_sweep_failed"),
+    }
+    match api::orphans::sweep_orphans(store, blobs, now, grace).await {
+        Ok(report) => Some(report),
+        Err(e) => {
+            tracing::error!(error = %e, "orphan_sweep_failed");
+            None
+        }
+    }
+}
+
 /// Resumes the work of a previous process of this data directory at once, instead of waiting
 /// for its leases to expire: we hold the directory's lock, so every lease still recorded
 /// belongs to a dead process. Unfinished submissions are released and their outbox rows
@@ -326,11 +354,18 @@ async fn recover_after_restart(store: &SqliteStore) {
         domain::SubmissionStatus::Processing,
         domain::SubmissionStatus::Pending,
     ] {
-        match PipelineStore::list_submissions(store, Some(status), usize::MAX).await {
-            Ok(s) => unfinished.extend(s),
-            Err(e) => {
-                tracing::error!(error = %e, "startup_recovery_failed");
-                return;
+        let mut after = None;
+        loop {
+            match PipelineStore::list_submissions(store, Some(status), after.as_ref(), 500).await {
+                Ok(page) => {
+                    let Some(last) = page.last() else { break };
+                    after = Some(domain::ports::SubmissionCursor::after(last));
+                    unfinished.extend(page);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "startup_recovery_failed");
+                    return;
+                }
             }
         }
     }

@@ -92,7 +92,11 @@ pub async fn a_wrong_checksum_is_refused_and_nothing_is_stored(make: impl MakeBl
     );
     assert!(matches!(blobs.get(&name).await, Err(BlobError::NotFound)));
     assert!(
-        blobs.list("uploads/").await.expect("list").is_empty(),
+        blobs
+            .list("uploads/", None, 1000)
+            .await
+            .expect("list")
+            .is_empty(),
         "nothing listed"
     );
     put(blobs, &name, SAMPLE_PDF)
@@ -128,7 +132,10 @@ pub async fn list_returns_the_objects_under_a_prefix(make: impl MakeBlobs) {
     put(blobs, &d2, &big).await.expect("put");
     put(blobs, &f1, SAMPLE_PDF).await.expect("put");
 
-    let mut delegaciones = blobs.list("uploads/delegaciones/").await.expect("list");
+    let mut delegaciones = blobs
+        .list("uploads/delegaciones/", None, 1000)
+        .await
+        .expect("list");
     delegaciones.sort_by(|a, b| a.name.cmp(&b.name));
     let names: Vec<&str> = delegaciones.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, [d1.as_str(), d2.as_str()]);
@@ -142,7 +149,7 @@ pub async fn list_returns_the_objects_under_a_prefix(make: impl MakeBlobs) {
     );
 
     let mut all: Vec<String> = blobs
-        .list("uploads/")
+        .list("uploads/", None, 1000)
         .await
         .expect("list")
         .into_iter()
@@ -150,7 +157,57 @@ pub async fn list_returns_the_objects_under_a_prefix(make: impl MakeBlobs) {
         .collect();
     all.sort();
     assert_eq!(all, [d1, d2, f1]);
-    assert!(blobs.list("other/").await.expect("list").is_empty());
+    assert!(
+        blobs
+            .list("other/", None, 1000)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+pub async fn list_goes_page_by_page_in_name_order_after_a_cursor(make: impl MakeBlobs) {
+    let sut = make.make().await;
+    let blobs = sut.blobs.as_ref();
+    let mut names: Vec<String> = (1..=5)
+        .map(|n| receipt_name(n, SubmissionType::Delegacion))
+        .chain([receipt_name(6, SubmissionType::Faculty)])
+        .collect();
+    for name in names.iter().rev() {
+        put(blobs, name, SAMPLE_PDF).await.expect("put");
+    }
+    names.sort();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = blobs
+            .list("uploads/", after.as_deref(), 2)
+            .await
+            .expect("list");
+        assert!(page.len() <= 2, "a page holds at most `limit` objects");
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        seen.extend(page.into_iter().map(|b| b.name));
+    }
+    assert_eq!(seen, names, "every object once, in name order");
+    let tail = blobs
+        .list("uploads/", Some(names[3].as_str()), 100)
+        .await
+        .expect("list");
+    let tail: Vec<&str> = tail.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(
+        tail,
+        [names[4].as_str(), names[5].as_str()],
+        "strictly after the cursor"
+    );
+    let only_delegaciones = blobs
+        .list("uploads/delegaciones/", Some(names[4].as_str()), 100)
+        .await
+        .expect("list");
+    assert!(
+        only_delegaciones.is_empty(),
+        "the prefix still applies after the cursor"
+    );
 }
 
 /// Every blob check, in sequence, each on a fresh blob store.
@@ -165,4 +222,5 @@ where
     a_wrong_checksum_is_refused_and_nothing_is_stored(&make).await;
     delete_is_idempotent(&make).await;
     list_returns_the_objects_under_a_prefix(&make).await;
+    list_goes_page_by_page_in_name_order_after_a_cursor(&make).await;
 }

@@ -4,6 +4,7 @@
 use super::pipeline_queries::{
     due_outbox_returns_what_the_sweep_should_publish_oldest_first,
     list_submissions_filters_by_status_oldest_first,
+    list_submissions_pages_with_a_cursor_through_ties,
     stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline,
 };
 use super::{sample_acceptance, submission_id};
@@ -418,6 +419,7 @@ where
     due_outbox_returns_what_the_sweep_should_publish_oldest_first(&make).await;
     stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline(&make).await;
     list_submissions_filters_by_status_oldest_first(&make).await;
+    list_submissions_pages_with_a_cursor_through_ties(&make).await;
     concurrent_claims_of_one_submission_have_exactly_one_winner(&make).await;
     concurrent_claims_of_one_outbox_row_have_exactly_one_winner(&make).await;
 }

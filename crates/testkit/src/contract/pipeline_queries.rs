@@ -7,7 +7,7 @@ use super::pipeline::{
 };
 use chrono::{DateTime, Duration, Utc};
 use domain::outbox::{self, Published};
-use domain::ports::Clock;
+use domain::ports::{Clock, SubmissionCursor};
 use domain::worker;
 use domain::{SubmissionId, SubmissionStatus};
 use std::sync::Arc;
@@ -219,7 +219,7 @@ pub async fn list_submissions_filters_by_status_oldest_first(make: impl MakePipe
     }
     let list = |status: Option<SubmissionStatus>, limit: usize| async move {
         let subs = store
-            .list_submissions(status, limit)
+            .list_submissions(status, None, limit)
             .await
             .expect("list_submissions");
         if let Some(want) = status {
@@ -248,5 +248,59 @@ pub async fn list_submissions_filters_by_status_oldest_first(make: impl MakePipe
     assert_eq!(
         list(Some(SubmissionStatus::Processing), 100).await,
         [ids[3].clone()]
+    );
+}
+
+pub async fn list_submissions_pages_with_a_cursor_through_ties(make: impl MakePipelineStore) {
+    let (sut, clock) = setup_pipeline(&make).await;
+    let store = sut.store.as_ref();
+    // Three accepted at the same instant (ordered by id among themselves), then two later.
+    let mut ids = Vec::new();
+    for n in [3, 1, 2] {
+        ids.push(seed_accepted(store, n).await);
+    }
+    clock.advance(Duration::seconds(1));
+    for n in [5, 4] {
+        ids.push(seed_accepted(store, n).await);
+        clock.advance(Duration::seconds(1));
+    }
+    ids[..3].sort();
+    for limit in [1, 2, 3, 10] {
+        let mut seen = Vec::new();
+        let mut after: Option<SubmissionCursor> = None;
+        loop {
+            let page = store
+                .list_submissions(None, after.as_ref(), limit)
+                .await
+                .expect("list_submissions");
+            assert!(page.len() <= limit);
+            let Some(last) = page.last() else { break };
+            after = Some(SubmissionCursor::after(last));
+            seen.extend(page.into_iter().map(|s| s.submission_id));
+        }
+        assert_eq!(
+            seen, ids,
+            "page size {limit}: each once, in (created_at, id) order"
+        );
+    }
+    force_submission(store, &ids[1], |s| s.status = SubmissionStatus::Failed).await;
+    force_submission(store, &ids[4], |s| s.status = SubmissionStatus::Failed).await;
+    let first = store
+        .list_submissions(Some(SubmissionStatus::Failed), None, 1)
+        .await
+        .expect("list");
+    assert_eq!(ids_of(&first, |s| &s.submission_id), [ids[1].clone()]);
+    let next = store
+        .list_submissions(
+            Some(SubmissionStatus::Failed),
+            Some(&SubmissionCursor::after(&first[0])),
+            10,
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        ids_of(&next, |s| &s.submission_id),
+        [ids[4].clone()],
+        "the status filter and the cursor together"
     );
 }
