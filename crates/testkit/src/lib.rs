@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod contract;
+pub mod emulators;
 pub mod forms;
 pub mod resend_fake;
 pub mod sheets_fake;

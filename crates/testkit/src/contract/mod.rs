@@ -218,6 +218,10 @@ pub async fn accept_sample(store: &dyn Store, n: u32, ty: SubmissionType) -> Sub
 
 /// One `#[tokio::test]` per named check, each calling `testkit::contract::<check>($make)`, so a
 /// backend runs every check of a suite as its own test without writing the wrappers out.
+///
+/// With `guard = <fn() -> bool>;` first, each test returns at once when the guard says so: for
+/// suites that need an emulator (see [`crate::emulators`]), which decide there whether a
+/// missing emulator skips the test or fails it.
 #[macro_export]
 macro_rules! contract_tests {
     ($make:path; $($check:ident),+ $(,)?) => {
@@ -227,6 +231,88 @@ macro_rules! contract_tests {
                 $crate::contract::$check($make).await;
             }
         )+
+    };
+    (guard = $guard:path; $make:path; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                if !$guard() {
+                    return;
+                }
+                $crate::contract::$check($make).await;
+            }
+        )+
+    };
+}
+
+/// Every check of the [`Store`] suite, one test each (optionally `guard = f;` first).
+#[macro_export]
+macro_rules! store_contract_tests {
+    (guard = $guard:path; $make:path) => {
+        $crate::store_contract_tests!(@checks (guard = $guard;) $make);
+    };
+    ($make:path) => {
+        $crate::store_contract_tests!(@checks () $make);
+    };
+    (@checks ($($guard:tt)*) $make:path) => {
+        $crate::contract_tests!($($guard)* $make;
+            reads_of_missing_documents_return_none,
+            accept_on_an_empty_record_commits_the_three_documents,
+            a_duplicate_with_the_same_payload_replays_and_writes_nothing,
+            a_different_payload_under_the_same_key_conflicts,
+            a_fresh_claim_of_the_older_system_is_in_progress,
+            a_stale_claim_is_taken_over_keeping_its_creation_time,
+            a_failed_submission_under_an_explicit_key_asks_for_a_new_key,
+            a_failed_submission_under_the_fallback_key_reopens_with_a_new_id,
+            concurrent_duplicates_are_accepted_exactly_once,
+            concurrent_distinct_submissions_are_all_accepted,
+        );
+    };
+}
+
+/// Every check of the [`PipelineStore`](domain::ports::PipelineStore) suite, one test each.
+#[macro_export]
+macro_rules! pipeline_contract_tests {
+    (guard = $guard:path; $make:path) => {
+        $crate::pipeline_contract_tests!(@checks (guard = $guard;) $make);
+    };
+    ($make:path) => {
+        $crate::pipeline_contract_tests!(@checks () $make);
+    };
+    (@checks ($($guard:tt)*) $make:path) => {
+        $crate::contract_tests!($($guard)* $make;
+            change_submission_writes_only_on_ok_and_returns_the_refusal_otherwise,
+            change_outbox_writes_only_on_ok_and_returns_the_refusal_otherwise,
+            the_transactions_now_is_the_clocks,
+            due_outbox_returns_what_the_sweep_should_publish_oldest_first,
+            stuck_submissions_are_the_pending_and_expired_ones_past_the_deadline,
+            list_submissions_filters_by_status_oldest_first,
+            list_submissions_pages_with_a_cursor_through_ties,
+            concurrent_claims_of_one_submission_have_exactly_one_winner,
+            concurrent_claims_of_one_outbox_row_have_exactly_one_winner,
+        );
+    };
+}
+
+/// Every check of the [`Blobs`](domain::ports::Blobs) suite, one test each.
+#[macro_export]
+macro_rules! blobs_contract_tests {
+    (guard = $guard:path; $make:path) => {
+        $crate::blobs_contract_tests!(@checks (guard = $guard;) $make);
+    };
+    ($make:path) => {
+        $crate::blobs_contract_tests!(@checks () $make);
+    };
+    (@checks ($($guard:tt)*) $make:path) => {
+        $crate::contract_tests!($($guard)* $make;
+            put_new_then_get_returns_the_bytes,
+            getting_a_missing_object_is_not_found,
+            put_new_never_overwrites,
+            a_wrong_checksum_is_refused_and_nothing_is_stored,
+            delete_is_idempotent,
+            list_returns_the_objects_under_a_prefix,
+            list_goes_page_by_page_in_name_order_after_a_cursor,
+        );
     };
 }
 
@@ -269,8 +355,14 @@ macro_rules! mailer_contract_tests {
 /// Every check of the [`Bus`](domain::ports::Bus) suite, one test each.
 #[macro_export]
 macro_rules! bus_contract_tests {
+    (guard = $guard:path; $make:path) => {
+        $crate::bus_contract_tests!(@checks (guard = $guard;) $make);
+    };
     ($make:path) => {
-        $crate::contract_tests!($make;
+        $crate::bus_contract_tests!(@checks () $make);
+    };
+    (@checks ($($guard:tt)*) $make:path) => {
+        $crate::contract_tests!($($guard)* $make;
             a_published_message_is_received_with_the_same_fields,
             every_one_of_many_published_messages_is_received,
             publishing_on_an_unavailable_bus_is_a_retryable_error,
