@@ -280,10 +280,11 @@ mod tests {
     fn no_time_of_the_models_is_left_as_text() {
         fn walk(key: &str, v: &Json, found: &mut Vec<String>) {
             match v {
-                Json::String(s) if DateTime::parse_from_rfc3339(s).is_ok() => {
-                    if !TIMESTAMP_FIELDS.contains(&key) {
-                        found.push(key.to_owned());
-                    }
+                Json::String(s)
+                    if DateTime::parse_from_rfc3339(s).is_ok()
+                        && !TIMESTAMP_FIELDS.contains(&key) =>
+                {
+                    found.push(key.to_owned());
                 }
                 Json::Array(items) => items.iter().for_each(|i| walk(key, i, found)),
                 Json::Object(m) => m.iter().for_each(|(k, v)| walk(k, v, found)),
