@@ -17,7 +17,8 @@ struct Cli {
 enum Command {
     /// Run the whole pipeline (api + outbox publisher + worker) on the embedded backend.
     Serve(Box<ServeArgs>),
-    /// Operator commands on a data directory (safe while `serve` runs on it).
+    /// Operator commands on a data directory (safe while `serve` runs on it), or on the
+    /// Google Cloud deployment's Firestore (`--backend firestore`).
     Admin(AdminArgs),
 }
 
@@ -31,6 +32,16 @@ struct AdminArgs {
         global = true
     )]
     data_dir: PathBuf,
+    /// Where the submissions are: `embedded` (the data directory) or `firestore` (the cloud
+    /// deployment, from GOOGLE_CLOUD_PROJECT, FIRESTORE_COLLECTION_NAME, … as the services).
+    #[arg(
+        long,
+        env = "REGISTRO_BACKEND",
+        default_value = "embedded",
+        global = true,
+        value_parser = ["embedded", "firestore"]
+    )]
+    backend: String,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -154,21 +165,35 @@ async fn admin(a: AdminArgs) -> ExitCode {
         None,
         runtime::telemetry::Sink::Stderr,
     );
-    let store = match admin::open(&a.data_dir) {
+    let firestore = a.backend == "firestore";
+    if firestore && matches!(a.command, AdminCommand::RotateLinkKey { .. }) {
+        eprintln!(
+            "registro admin: rotate-link-key works on a data directory; on Google Cloud the \
+             key is a Secret Manager secret: add a version (see docs/runbook.md)"
+        );
+        return ExitCode::from(2);
+    }
+    let opened: Result<Box<dyn domain::ports::PipelineStore>, admin::AdminError> = if firestore {
+        admin::open_firestore().await.map(|s| Box::new(s) as _)
+    } else {
+        admin::open(&a.data_dir).map(|s| Box::new(s) as _)
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
             eprintln!("registro admin: {e}");
             return ExitCode::from(2);
         }
     };
+    let store = store.as_ref();
     let mut out = std::io::stdout().lock();
     let result = match a.command {
         AdminCommand::List { status, json } => {
-            admin::list(&store, status.as_deref(), json, &mut out).await
+            admin::list(store, status.as_deref(), json, &mut out).await
         }
-        AdminCommand::Show { id } => admin::show(&store, &id, &mut out).await,
-        AdminCommand::Retry { id, force } => admin::retry(&store, &id, force, &mut out).await,
-        AdminCommand::Export { csv: _ } => admin::export_csv(&store, &mut out).await,
+        AdminCommand::Show { id } => admin::show(store, &id, &mut out).await,
+        AdminCommand::Retry { id, force } => admin::retry(store, &id, force, &mut out).await,
+        AdminCommand::Export { csv: _ } => admin::export_csv(store, &mut out).await,
         AdminCommand::RotateLinkKey { replace_lost } => {
             admin::rotate_link_key(&a.data_dir, replace_lost, &mut out)
         }

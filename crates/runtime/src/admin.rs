@@ -40,6 +40,16 @@ fn store_err(e: impl std::fmt::Display) -> AdminError {
     AdminError::Store(e.to_string())
 }
 
+/// The store of the Google Cloud deployment, from the same variables the services read
+/// (`GOOGLE_CLOUD_PROJECT`, `FIRESTORE_COLLECTION_NAME`, …, `FIRESTORE_EMULATOR_HOST`).
+pub async fn open_firestore() -> Result<firestore_store::FirestoreStore, AdminError> {
+    let config = firestore_store::FirestoreConfig::from_env().map_err(store_err)?;
+    firestore_store::FirestoreStore::connect(&config, Arc::new(domain::ports::SystemClock))
+        .await
+        .map_err(store_err)
+}
+
+/// The embedded store of a data directory.
 pub fn open(data_dir: &Path) -> Result<SqliteStore, AdminError> {
     let path = data_dir.join(local::DB_FILE);
     if !path.exists() {
