@@ -4,6 +4,7 @@
 //! knows which backend runs; the api sees `Arc<dyn Port>`.
 
 pub mod admin;
+pub mod cloud;
 pub mod config;
 pub mod embedded;
 pub mod front;
