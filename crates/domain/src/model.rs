@@ -296,6 +296,9 @@ pub struct OutboxRow {
     /// Firestore TTL field, set when the row is `sent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// W3C `traceparent` of the accepting request (an addition: the older system ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl OutboxRow {
@@ -314,6 +317,7 @@ impl OutboxRow {
             last_error: None,
             attempt_count: 0,
             expires_at: None,
+            traceparent: None,
         }
     }
 }
@@ -340,6 +344,7 @@ mod tests {
             last_error: None,
             attempt_count: 0,
             expires_at: None,
+            traceparent: None,
         };
         let v = serde_json::to_value(&row).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();

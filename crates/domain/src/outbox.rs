@@ -25,6 +25,10 @@ pub struct WorkMessage {
     pub submission_id: String,
     pub request_id: String,
     pub submission_type: String,
+    /// W3C `traceparent` of the request that made the submission, carried as a message
+    /// attribute (never in the body), so the worker's logs join the request's trace.
+    #[serde(skip)]
+    pub traceparent: Option<String>,
 }
 
 impl WorkMessage {
@@ -33,6 +37,7 @@ impl WorkMessage {
             submission_id: row.submission_id.to_string(),
             request_id: row.request_id.clone(),
             submission_type: row.submission_type.as_str().to_owned(),
+            traceparent: row.traceparent.clone(),
         }
     }
 }
@@ -216,6 +221,7 @@ mod tests {
             last_error: None,
             attempt_count: 0,
             expires_at: None,
+            traceparent: None,
         }
     }
 

@@ -187,6 +187,7 @@ mod tests {
             last_error: None,
             attempt_count: 3,
             expires_at: None,
+            traceparent: None,
         };
         let fields = encode(&row).unwrap();
         for f in [

@@ -139,6 +139,7 @@ fn message_for(id: &SubmissionId, ty: SubmissionType) -> WorkMessage {
         submission_id: id.to_string(),
         request_id: format!("req-{id}"),
         submission_type: ty.as_str().to_owned(),
+        traceparent: None,
     }
 }
 

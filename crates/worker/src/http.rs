@@ -57,6 +57,7 @@ pub fn decode(body: &[u8]) -> Result<(WorkMessage, Option<String>), &'static str
             submission_id: b.submission_id,
             request_id: b.request_id.unwrap_or_default(),
             submission_type: b.submission_type.unwrap_or_default(),
+            traceparent: None,
         },
         env.message.message_id,
     ))

@@ -270,6 +270,7 @@ fn message(id: &SubmissionId) -> WorkMessage {
         submission_id: id.to_string(),
         request_id: format!("req-{id}"),
         submission_type: "delegacion".into(),
+        traceparent: None,
     }
 }
 
@@ -711,6 +712,7 @@ async fn a_message_with_an_invalid_id_is_acked_as_poison() {
             submission_id: bad.into(),
             request_id: "r".into(),
             submission_type: "delegacion".into(),
+            traceparent: None,
         };
         assert_eq!(
             h.worker.handle(&m).await,

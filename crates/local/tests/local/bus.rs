@@ -10,6 +10,7 @@ fn message(n: u32) -> WorkMessage {
         submission_id: submission_id(n).to_string(),
         request_id: format!("req-{n}"),
         submission_type: "delegacion".into(),
+        traceparent: None,
     }
 }
 

@@ -57,6 +57,7 @@ pub fn sample_message(n: u32) -> WorkMessage {
             "delegacion"
         }
         .into(),
+        traceparent: None,
     }
 }
 
