@@ -230,6 +230,7 @@ async fn accept(state: &AppState, ctx: &RequestContext, v: Validated, upload: &[
         explicit_key: explicit,
         owner_token: uuid::Uuid::new_v4().to_string(),
         submission,
+        traceparent: ctx.traceparent(),
     };
     match inner.store.accept(acceptance).await {
         Ok(AcceptOutcome::Accepted {

@@ -17,6 +17,18 @@ pub const REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: RequestId,
+    /// The 32-hex trace id of `traceparent` / `X-Cloud-Trace-Context`, when valid.
+    pub trace_id: Option<String>,
+}
+
+impl RequestContext {
+    /// A `traceparent` that continues this request's trace (a fresh parent span id), for the
+    /// work this request leaves behind; `None` without a trace.
+    pub fn traceparent(&self) -> Option<String> {
+        let trace = self.trace_id.as_deref()?;
+        let span: u64 = rand::random::<u64>() | 1;
+        Some(format!("00-{trace}-{span:016x}-01"))
+    }
 }
 
 /// W3C `traceparent` or Cloud's `X-Cloud-Trace-Context`: the 32-hex trace id, if valid.
@@ -52,6 +64,7 @@ pub async fn observe(State(_state): State<AppState>, mut req: Request, next: Nex
     let path = req.uri().path().to_owned();
     req.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
+        trace_id: trace.clone(),
     });
     let span = tracing::info_span!(
         "request",

@@ -27,6 +27,9 @@ pub struct Acceptance {
     /// The submission to create if the decision writes. Its status and timestamps are set by
     /// [`plan`] from the transaction's time.
     pub submission: Submission,
+    /// W3C `traceparent` of the request, kept on the outbox row so the work message carries
+    /// it to the worker (one trace from the form post to the e-mail).
+    pub traceparent: Option<String>,
 }
 
 /// What [`crate::ports::Store::accept`] did.
@@ -100,7 +103,8 @@ pub fn plan(
         },
         now,
     );
-    let outbox = OutboxRow::for_new_submission(&submission);
+    let mut outbox = OutboxRow::for_new_submission(&submission);
+    outbox.traceparent = a.traceparent.clone();
     Ok(AcceptWrites {
         decision,
         submission,
@@ -134,6 +138,7 @@ mod tests {
             explicit_key,
             owner_token: "owner".into(),
             submission,
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         }
     }
 
@@ -263,6 +268,10 @@ mod tests {
         assert_eq!(w.outbox.status, OutboxStatus::Pending);
         assert_eq!((w.outbox.created_at, w.outbox.updated_at), (now, now));
         assert_eq!(w.outbox.request_id, a.submission.request_id);
+        assert_eq!(
+            w.outbox.traceparent, a.traceparent,
+            "the trace goes on with the work"
+        );
     }
 
     #[test]

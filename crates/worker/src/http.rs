@@ -24,6 +24,8 @@ struct PushMessage {
     data: Option<String>,
     #[serde(default, rename = "messageId")]
     message_id: Option<String>,
+    #[serde(default)]
+    attributes: std::collections::HashMap<String, String>,
 }
 
 pub fn router(worker: Worker) -> Router {
@@ -57,7 +59,7 @@ pub fn decode(body: &[u8]) -> Result<(WorkMessage, Option<String>), &'static str
             submission_id: b.submission_id,
             request_id: b.request_id.unwrap_or_default(),
             submission_type: b.submission_type.unwrap_or_default(),
-            traceparent: None,
+            traceparent: env.message.attributes.get("traceparent").cloned(),
         },
         env.message.message_id,
     ))
@@ -99,6 +101,16 @@ mod tests {
         assert_eq!(m.submission_id, "AAAAAAAAAAAAAAAAAAAA");
         assert_eq!(m.submission_type, "faculty");
         assert_eq!(id.as_deref(), Some("1"));
+        assert_eq!(m.traceparent, None);
+        let traced = serde_json::json!({"message": {"data": ok, "messageId": "2",
+            "attributes": {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}})
+        .to_string();
+        let (m, _) = decode(traced.as_bytes()).unwrap();
+        assert_eq!(
+            m.traceparent.as_deref(),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            "the trace of the request comes with the message"
+        );
         assert_eq!(decode(b"not json").unwrap_err(), "bad envelope");
         assert_eq!(decode(&envelope("")).unwrap_err(), "missing data");
         assert_eq!(decode(&envelope("***")).unwrap_err(), "bad base64");

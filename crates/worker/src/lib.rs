@@ -102,7 +102,20 @@ impl Worker {
         };
         let request_id = domain::RequestId::parse(&message.request_id)
             .map_or_else(String::new, |r| r.to_string());
-        let span = tracing::info_span!("work", submission_id = %id, request_id = %request_id);
+        // The accepting request's trace, so Cloud Logging shows the work under it.
+        let trace_id = message
+            .traceparent
+            .as_deref()
+            .and_then(|tp| tp.split('-').nth(1))
+            .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "work",
+            submission_id = %id,
+            request_id = %request_id,
+            trace_id = %trace_id
+        );
         self.process(id).instrument(span).await
     }
 

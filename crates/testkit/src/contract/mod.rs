@@ -160,6 +160,7 @@ pub fn sample_acceptance(
         explicit_key,
         owner_token: format!("owner-{id}"),
         submission,
+        traceparent: None,
     }
 }
 
