@@ -6,6 +6,7 @@ pub mod clock;
 pub mod contract;
 pub mod emulators;
 pub mod forms;
+pub mod oidc;
 pub mod resend_fake;
 pub mod sheets_fake;
 pub mod spawn;

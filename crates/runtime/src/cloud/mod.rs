@@ -2,4 +2,5 @@
 //! `registro-outbox`, `registro-worker`) composed from the same libraries as `registro serve`,
 //! on Firestore, Cloud Storage and Pub/Sub.
 
+pub mod oidc;
 pub mod settings;
