@@ -300,6 +300,19 @@ pub fn admin_retry(sub: Option<&Submission>, now: DateTime<Utc>) -> Outcome {
     Ok(next)
 }
 
+/// Hands our lease back before finishing (a worker instance shutting down): `pending` again
+/// at once, so the next delivery claims it without waiting for the lease to expire. Completed
+/// checkpoints and the attempt count are kept; a stale owner writes nothing.
+pub fn release(sub: Option<&Submission>, owner: &str, now: DateTime<Utc>) -> Outcome {
+    let sub = owned(sub, owner)?;
+    let mut next = sub.clone();
+    next.status = SubmissionStatus::Pending;
+    next.worker.worker_lease_owner = None;
+    next.worker.worker_lease_expires_at = None;
+    next.updated_at = now;
+    Ok(next)
+}
+
 /// Ends the lease of a worker that is known to be dead (the embedded mode's startup; see
 /// `outbox::requeue_after_restart`): `processing` goes back to `pending`, checkpoints kept.
 pub fn release_after_restart(sub: Option<&Submission>, now: DateTime<Utc>) -> Outcome {
@@ -401,6 +414,22 @@ mod tests {
             claim(Some(&done), "x", t(5), L),
             Err(WorkerRefusal::Terminal(SubmissionStatus::Completed))
         );
+    }
+
+    #[test]
+    fn a_released_lease_is_claimable_at_once_and_keeps_what_was_done() {
+        let s = claim(Some(&sub()), "a", t(0), L).unwrap();
+        let s = start_step(Some(&s), "a", STEP_SHEETS, t(1)).unwrap();
+        let s = complete_step(Some(&s), "a", STEP_SHEETS, None, t(2)).unwrap();
+        assert_eq!(release(Some(&s), "b", t(3)), Err(WorkerRefusal::LeaseLost));
+        let r = release(Some(&s), "a", t(3)).unwrap();
+        assert_eq!(r.status, SubmissionStatus::Pending);
+        assert_eq!(r.worker.worker_lease_owner, None);
+        assert_eq!(r.worker.worker_attempt_count, 1);
+        assert!(step_done(&r, STEP_SHEETS));
+        assert_eq!(release(Some(&r), "a", t(4)), Err(WorkerRefusal::LeaseLost));
+        let b = claim(Some(&r), "b", t(4), L).expect("no wait for the old lease");
+        assert_eq!(next_step(&b), Some(STEP_CONFIRMATION));
     }
 
     #[test]

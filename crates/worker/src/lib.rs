@@ -60,6 +60,8 @@ struct Inner {
     links: Arc<dyn ReceiptLinks>,
     config: WorkerConfig,
     failpoints: Arc<Failpoints>,
+    /// Leases this instance holds now (submission → owner token), handed back on shutdown.
+    held: std::sync::Mutex<std::collections::HashMap<SubmissionId, String>>,
 }
 
 /// Builder arguments, grouped so the composition root stays readable.
@@ -86,6 +88,7 @@ impl Worker {
                 links: d.links,
                 config: d.config,
                 failpoints: d.failpoints,
+                held: std::sync::Mutex::default(),
             }),
         }
     }
@@ -153,10 +156,47 @@ impl Worker {
             attempt = sub.worker.worker_attempt_count,
             "submission_claimed"
         );
+        self.held().insert(id.clone(), owner.clone());
         let heartbeat = self.spawn_heartbeat(id.clone(), owner.clone());
         let outcome = self.run_steps(&id, &owner, &mut sub).await;
         heartbeat.abort();
+        self.held().remove(&id);
         outcome
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<SubmissionId, String>> {
+        self.inner.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Gives back every lease this instance still holds (`domain::worker::release`), so a
+    /// shutting-down instance does not leave submissions blocked until their leases expire:
+    /// the next delivery claims them at once and resumes at the first unfinished step. A
+    /// handler still running afterwards finds its lease gone and writes nothing. Returns how
+    /// many leases were given back.
+    pub async fn hand_back(&self) -> usize {
+        let held: Vec<(SubmissionId, String)> = self.held().drain().collect();
+        let mut released = 0;
+        for (id, owner) in held {
+            match self
+                .inner
+                .store
+                .change_submission(
+                    &id,
+                    Box::new(move |s, now| machine::release(s, &owner, now)),
+                )
+                .await
+            {
+                Ok(Ok(_)) => {
+                    tracing::warn!(submission_id = %id, "submission_lease_handed_back");
+                    released += 1;
+                }
+                Ok(Err(_)) => {}
+                Err(e) => {
+                    tracing::error!(submission_id = %id, error = %e, "submission_lease_hand_back_failed")
+                }
+            }
+        }
+        released
     }
 
     fn spawn_heartbeat(&self, id: SubmissionId, owner: String) -> tokio::task::JoinHandle<()> {

@@ -816,3 +816,38 @@ async fn a_permanent_failure_is_acked_with_204() {
     assert_eq!(push(&h, envelope(&id)).await, StatusCode::NO_CONTENT);
     assert_eq!(h.submission(&id).await.status, SubmissionStatus::Failed);
 }
+
+#[tokio::test]
+async fn a_shutting_down_worker_hands_its_lease_back_so_the_next_delivery_needs_no_wait() {
+    let h = Harness::with_config(WorkerConfig {
+        heartbeat_every: std::time::Duration::from_secs(3600),
+        ..WorkerConfig::default()
+    });
+    let id = h.accept(1, SubmissionType::Delegacion).await;
+    let release = h.mailer.hold_next();
+    let stalled = tokio::spawn({
+        let worker = h.worker.clone();
+        let m = message(&id);
+        async move { worker.handle(&m).await }
+    });
+    eventually("the confirmation to be under way", async || {
+        h.mailer.faults.calls() == 1
+    })
+    .await;
+    assert_eq!(h.deliver(&id).await, Delivery::Retry("lease active"));
+
+    assert_eq!(h.worker.hand_back().await, 1);
+    let handed = h.submission(&id).await;
+    assert_eq!(handed.status, SubmissionStatus::Pending);
+    assert_eq!(handed.worker.worker_lease_owner, None);
+    assert_eq!(h.worker.hand_back().await, 0, "nothing held any more");
+
+    // No clock movement: the next delivery claims at once and finishes.
+    completed(h.deliver(&id).await);
+    release.send(()).unwrap();
+    assert_eq!(stalled.await.unwrap(), Delivery::Retry("lease lost"));
+    let done = h.submission(&id).await;
+    assert_eq!(done.status, SubmissionStatus::Completed);
+    assert_eq!(done.worker.worker_attempt_count, 2);
+    assert_eq!(h.sheet_rows(DELEGACIONES_TAB).len(), 1);
+}
