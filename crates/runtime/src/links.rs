@@ -237,20 +237,52 @@ impl domain::ports::ReceiptLinks for LinkSigner {
     }
 }
 
+/// Where a verified stable link sends the organizer: a short-lived URL of the receipt itself.
+#[async_trait::async_trait]
+pub trait ReceiptUrls: Send + Sync {
+    /// A URL valid for about [`SIGNED_TTL_SECS`] from `now`.
+    async fn fresh_url(&self, submission: &Submission, now: i64) -> Result<String, String>;
+}
+
+/// The embedded mode: this process serves the file at an HMAC-signed path.
+struct SignedPaths(LinkSigner);
+
+#[async_trait::async_trait]
+impl ReceiptUrls for SignedPaths {
+    async fn fresh_url(&self, submission: &Submission, now: i64) -> Result<String, String> {
+        Ok(self.0.signed_path(&submission.submission_id, now))
+    }
+}
+
+/// How a receipt is served inline or downloaded, and under which name: for any server that
+/// hands out receipts (this one, or Cloud Storage through response-* parameters).
+pub fn receipt_presentation(submission: &Submission) -> (String, String) {
+    let (content_type, ext) = submission.receipt.as_ref().map_or(
+        ("application/octet-stream".to_owned(), String::new()),
+        |r| (r.content_type.clone(), r.extension.clone()),
+    );
+    let disposition = disposition(&submission.submission_id, &content_type, &ext);
+    (content_type, disposition)
+}
+
 #[derive(Clone)]
 struct LinkState {
     signer: LinkSigner,
     store: Arc<dyn Store>,
     blobs: Arc<dyn Blobs>,
     clock: Arc<dyn Clock>,
+    urls: Arc<dyn ReceiptUrls>,
 }
 
+/// The embedded receipt links: `/comprobantes/<id>?k=…` (stable) → `/comprobantes/<id>/archivo`
+/// (signed, 10 minutes), served from `blobs`.
 pub fn router(
     signer: LinkSigner,
     store: Arc<dyn Store>,
     blobs: Arc<dyn Blobs>,
     clock: Arc<dyn Clock>,
 ) -> Router {
+    let urls = Arc::new(SignedPaths(signer.clone()));
     Router::new()
         .route("/comprobantes/{id}", get(stable))
         .route("/comprobantes/{id}/archivo", get(file))
@@ -259,6 +291,26 @@ pub fn router(
             store,
             blobs,
             clock,
+            urls,
+        })
+}
+
+/// Stable links only, sending to `urls` (the cloud API: a V4 signed Cloud Storage URL).
+pub fn stable_router(
+    signer: LinkSigner,
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn Blobs>,
+    clock: Arc<dyn Clock>,
+    urls: Arc<dyn ReceiptUrls>,
+) -> Router {
+    Router::new()
+        .route("/comprobantes/{id}", get(stable))
+        .with_state(LinkState {
+            signer,
+            store,
+            blobs,
+            clock,
+            urls,
         })
 }
 
@@ -280,14 +332,25 @@ async fn stable(
         return StatusCode::FORBIDDEN.into_response();
     }
     match s.store.submission(&id).await {
-        Ok(Some(_)) => {
-            let now = s.clock.now().timestamp();
-            (
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, s.signer.signed_path(&id, now))],
-            )
-                .into_response()
-        }
+        Ok(Some(sub)) => match s.urls.fresh_url(&sub, s.clock.now().timestamp()).await {
+            Ok(url) => {
+                // Each hand-out is logged (id only), so a leaked link shows up in the logs.
+                tracing::info!(submission_id = %id, "receipt_link_followed");
+                (
+                    StatusCode::SEE_OTHER,
+                    [
+                        (header::LOCATION, url),
+                        (header::CACHE_CONTROL, "no-store".to_owned()),
+                        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+                    ],
+                )
+                    .into_response()
+            }
+            Err(e) => {
+                tracing::error!(submission_id = %id, error = %e, "receipt_url_failed");
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
+            }
+        },
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
@@ -348,11 +411,6 @@ fn receipt_headers(
     } else {
         content_type
     };
-    let disposition = if content_type.starts_with("image/") {
-        "inline"
-    } else {
-        "attachment"
-    };
     [
         (header::CONTENT_TYPE, content_type.to_owned()),
         (header::CACHE_CONTROL, "private, no-store".to_owned()),
@@ -363,10 +421,21 @@ fn receipt_headers(
         ),
         (
             header::CONTENT_DISPOSITION,
-            format!("{disposition}; filename=\"comprobante-{id}{ext}\""),
+            disposition(id, content_type, ext),
         ),
         (header::REFERRER_POLICY, "no-referrer".to_owned()),
     ]
+}
+
+/// Images inline, everything else downloaded, under a name made of the id and the whitelisted
+/// extension only.
+fn disposition(id: &SubmissionId, content_type: &str, ext: &str) -> String {
+    let how = if content_type.starts_with("image/") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    format!("{how}; filename=\"comprobante-{id}{ext}\"")
 }
 
 #[cfg(test)]
