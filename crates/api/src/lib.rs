@@ -11,6 +11,7 @@ pub mod orphans;
 pub mod rate_limit;
 pub mod redirect;
 mod request;
+pub use request::healthz;
 pub mod server;
 
 use axum::Router;

@@ -3,6 +3,7 @@
 //! duplicates, hostile input, and crash recovery between upload and commit.
 
 mod admin;
+mod cloud;
 mod front;
 mod hardening;
 mod hardening_http;

@@ -254,15 +254,31 @@ impl ReceiptUrls for SignedPaths {
     }
 }
 
-/// How a receipt is served inline or downloaded, and under which name: for any server that
-/// hands out receipts (this one, or Cloud Storage through response-* parameters).
-pub fn receipt_presentation(submission: &Submission) -> (String, String) {
+/// How a receipt is served, by any server that hands it out (this one, or Cloud Storage
+/// through `response-*` parameters): its content type, whether it shows inline (images) or is
+/// downloaded (everything else), and a file name made of the id and the whitelisted extension
+/// only (nothing the attendee typed).
+pub struct Presentation {
+    pub content_type: String,
+    pub inline: bool,
+    pub filename: String,
+}
+
+pub fn receipt_presentation(submission: &Submission) -> Presentation {
     let (content_type, ext) = submission.receipt.as_ref().map_or(
         ("application/octet-stream".to_owned(), String::new()),
         |r| (r.content_type.clone(), r.extension.clone()),
     );
-    let disposition = disposition(&submission.submission_id, &content_type, &ext);
-    (content_type, disposition)
+    let content_type = if content_type.is_empty() {
+        "application/octet-stream".to_owned()
+    } else {
+        content_type
+    };
+    Presentation {
+        inline: content_type.starts_with("image/"),
+        filename: format!("comprobante-{}{ext}", submission.submission_id),
+        content_type,
+    }
 }
 
 #[derive(Clone)]
@@ -381,15 +397,12 @@ async fn file(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    let (content_type, ext) = sub.receipt.as_ref().map_or(
-        ("application/octet-stream".to_owned(), String::new()),
-        |r| (r.content_type.clone(), r.extension.clone()),
-    );
+    let p = receipt_presentation(&sub);
     match s.blobs.get(&sub.file_path).await {
         Ok(bytes) => {
             // Each download is logged (id only), so a leaked link shows up in the logs.
             tracing::info!(submission_id = %id, size_bytes = bytes.len(), "receipt_downloaded");
-            (receipt_headers(&id, &content_type, &ext), bytes).into_response()
+            (receipt_headers(&p), bytes).into_response()
         }
         Err(_) => StatusCode::NOT_FOUND.into_response(),
     }
@@ -401,18 +414,10 @@ async fn file(
 /// is downloaded (browsers' PDF viewers refuse to run inside a sandboxed document) and opens in
 /// the organizer's own viewer. The file name is built from the id and a whitelisted extension
 /// only: nothing the attendee typed.
-fn receipt_headers(
-    id: &SubmissionId,
-    content_type: &str,
-    ext: &str,
-) -> [(header::HeaderName, String); 6] {
-    let content_type = if content_type.is_empty() {
-        "application/octet-stream"
-    } else {
-        content_type
-    };
+fn receipt_headers(p: &Presentation) -> [(header::HeaderName, String); 6] {
+    let how = if p.inline { "inline" } else { "attachment" };
     [
-        (header::CONTENT_TYPE, content_type.to_owned()),
+        (header::CONTENT_TYPE, p.content_type.clone()),
         (header::CACHE_CONTROL, "private, no-store".to_owned()),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         (
@@ -421,195 +426,8 @@ fn receipt_headers(
         ),
         (
             header::CONTENT_DISPOSITION,
-            disposition(id, content_type, ext),
+            format!("{how}; filename=\"{}\"", p.filename),
         ),
         (header::REFERRER_POLICY, "no-referrer".to_owned()),
     ]
-}
-
-/// Images inline, everything else downloaded, under a name made of the id and the whitelisted
-/// extension only.
-fn disposition(id: &SubmissionId, content_type: &str, ext: &str) -> String {
-    let how = if content_type.starts_with("image/") {
-        "inline"
-    } else {
-        "attachment"
-    };
-    format!("{how}; filename=\"comprobante-{id}{ext}\"")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use testkit::clock::ManualClock;
-    use tower::ServiceExt;
-
-    async fn get(app: &Router, uri: &str) -> Response {
-        app.clone()
-            .oneshot(
-                http::Request::get(uri)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap()
-    }
-
-    #[tokio::test]
-    async fn the_handlers_read_time_from_the_clock_they_are_given() {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(ManualClock::reference_start()));
-        let store =
-            Arc::new(local::SqliteStore::open(&dir.path().join("db"), clock.clone()).unwrap());
-        let blobs = Arc::new(local::FsBlobs::new(dir.path().join("blobs")).unwrap());
-        let id =
-            testkit::contract::accept_sample(store.as_ref(), 1, domain::SubmissionType::Delegacion)
-                .await;
-        let sub = store.submission(&id).await.unwrap().unwrap();
-        let bytes = b"%PDF-1.4 receipt";
-        blobs
-            .put_new(
-                &sub.file_path,
-                bytes,
-                "application/pdf",
-                &testkit::contract::sha256_hex(bytes),
-            )
-            .await
-            .unwrap();
-        let signer = LinkSigner::new([7; 32], "http://x".into());
-        let app = router(signer.clone(), store, blobs, clock.clone());
-
-        let stable = signer.stable_link(&id);
-        let answer = get(&app, stable.strip_prefix("http://x").unwrap()).await;
-        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
-        let location = answer.headers()[header::LOCATION]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let exp = (clock.now() + chrono::Duration::seconds(SIGNED_TTL_SECS)).timestamp();
-        assert!(location.contains(&format!("exp={exp}&")), "{location}");
-
-        let path = location.strip_prefix("http://x").unwrap_or(&location);
-        clock.advance(chrono::Duration::seconds(SIGNED_TTL_SECS));
-        assert_eq!(
-            get(&app, path).await.status(),
-            StatusCode::OK,
-            "valid until exp"
-        );
-        clock.advance(chrono::Duration::seconds(1));
-        assert_eq!(
-            get(&app, path).await.status(),
-            StatusCode::FORBIDDEN,
-            "expired by the clock, not by the wall time"
-        );
-    }
-
-    #[test]
-    fn signatures_verify_until_they_expire_and_not_for_another_id() {
-        let s = LinkSigner::new([9; 32], "http://x/".into());
-        let id = SubmissionId::parse("AAAAAAAAAAAAAAAAAAAA").unwrap();
-        let other = SubmissionId::parse("BBBBBBBBBBBBBBBBBBBB").unwrap();
-        let stable = s.stable_link(&id);
-        let k = stable
-            .strip_prefix("http://x/comprobantes/AAAAAAAAAAAAAAAAAAAA?k=")
-            .unwrap();
-        assert!(s.verify_stable(&id, k));
-        assert!(!s.verify_stable(&other, k));
-        assert!(!s.verify_stable(&id, ""));
-        let path = s.signed_path(&id, 1000);
-        let q = path.split('?').nth(1).unwrap();
-        let exp: i64 = q.split('&').next().unwrap()[4..].parse().unwrap();
-        let sig = &q.split("sig=").nth(1).unwrap();
-        assert!(s.verify(&id, exp, sig, 1000));
-        assert!(!s.verify(&id, exp, sig, exp + 1));
-        assert!(!s.verify(&other, exp, sig, 1000));
-        assert!(!s.verify(&id, exp + 1, sig, 1000));
-    }
-
-    #[test]
-    fn item_03_the_key_is_created_once_owner_only_and_never_replaced_silently() {
-        let dir = tempfile::tempdir().unwrap();
-        let (k, prev) = load_keys(dir.path(), true).unwrap();
-        assert!(prev.is_empty());
-        let path = dir.path().join(KEY_FILE);
-        assert_eq!(std::fs::read(&path).unwrap(), k);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        assert!(!dir.path().join(".link-secret.tmp").exists());
-        // Later starts read the same key, fresh or not.
-        assert_eq!(load_keys(dir.path(), false).unwrap().0, k);
-        assert_eq!(load_keys(dir.path(), true).unwrap().0, k);
-
-        for (what, bytes) in [("empty", &b""[..]), ("truncated", &k[..31])] {
-            std::fs::write(&path, bytes).unwrap();
-            assert!(
-                matches!(load_keys(dir.path(), false), Err(KeyError::Corrupt(_))),
-                "{what}"
-            );
-            assert!(
-                matches!(load_keys(dir.path(), true), Err(KeyError::Corrupt(_))),
-                "{what}: even a fresh start does not overwrite it"
-            );
-            assert_eq!(
-                std::fs::read(&path).unwrap(),
-                bytes,
-                "{what}: left as it is"
-            );
-        }
-        std::fs::remove_file(&path).unwrap();
-        let err = load_keys(dir.path(), false).unwrap_err();
-        assert!(matches!(err, KeyError::Missing(_)));
-        assert!(err.to_string().contains("rotate-link-key --replace-lost"));
-        assert!(!path.exists(), "nothing created on a later start");
-    }
-
-    #[test]
-    fn item_03_rotation_signs_with_a_new_key_and_still_verifies_links_of_the_old_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = SubmissionId::parse("AAAAAAAAAAAAAAAAAAAA").unwrap();
-        let (k1, _) = load_keys(dir.path(), true).unwrap();
-        let old = LinkSigner::new(k1, "http://x".into());
-        let link1 = old.stable_link(&id);
-        let signed1 = old.signed_path(&id, 1000);
-
-        assert_eq!(rotate_key(dir.path(), false).unwrap(), 1);
-        assert_eq!(rotate_key(dir.path(), false).unwrap(), 2);
-        let (k3, prev) = load_keys(dir.path(), false).unwrap();
-        assert_ne!(k3, k1);
-        assert_eq!(prev.len(), 2);
-        assert_eq!(prev[1], k1, "oldest last");
-        let now = LinkSigner::with_previous(k3, prev, "http://x".into());
-        let k_of = |link: &str| link.split("k=").nth(1).unwrap().to_owned();
-        assert!(
-            now.verify_stable(&id, &k_of(&link1)),
-            "old links keep working"
-        );
-        assert_ne!(now.stable_link(&id), link1, "new links use the new key");
-        assert!(now.verify_stable(&id, &k_of(&now.stable_link(&id))));
-        let sig = signed1.split("sig=").nth(1).unwrap();
-        assert!(now.verify(&id, 1000 + SIGNED_TTL_SECS, sig, 1000));
-        // A key nobody knows verifies nothing.
-        let stranger = LinkSigner::new([1; 32], "http://x".into());
-        assert!(!stranger.verify_stable(&id, &k_of(&link1)));
-    }
-
-    #[test]
-    fn item_03_a_lost_key_is_replaced_only_when_the_operator_says_so() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            rotate_key(dir.path(), false),
-            Err(KeyError::Missing(_))
-        ));
-        assert_eq!(rotate_key(dir.path(), true).unwrap(), 0);
-        assert!(load_keys(dir.path(), false).is_ok());
-        std::fs::write(dir.path().join(PREVIOUS_KEYS_FILE), [0u8; 33]).unwrap();
-        assert!(matches!(
-            load_keys(dir.path(), false),
-            Err(KeyError::CorruptPrevious(_))
-        ));
-    }
 }

@@ -102,6 +102,42 @@ impl Registro {
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
+        Self::start(cmd, data_dir)
+    }
+
+    /// Starts a Cloud Run service binary (`registro-api`, `registro-outbox`, `registro-worker`)
+    /// on 127.0.0.1 and a free port, with only the variables given (plus `PATH` and `HOME`,
+    /// so a developer's shell settings never leak in), and waits for its `listening` line.
+    pub fn try_spawn_service(bin: &Path, env: &[(String, String)]) -> Spawned {
+        let mut cmd = Command::new(bin);
+        cmd.env_clear();
+        for keep in ["PATH", "HOME"] {
+            if let Some(v) = std::env::var_os(keep) {
+                cmd.env(keep, v);
+            }
+        }
+        cmd.env("REGISTRO_HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("LOG_LEVEL", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Self::start(cmd, Path::new(""))
+    }
+
+    pub fn spawn_service(bin: &Path, env: &[(String, String)]) -> Registro {
+        match Self::try_spawn_service(bin, env) {
+            Spawned::Running(r) => r,
+            Spawned::Exited { code, stderr } => {
+                panic!("{} exited ({code:?}): {stderr}", bin.display())
+            }
+        }
+    }
+
+    fn start(mut cmd: Command, data_dir: &Path) -> Spawned {
         let mut child = cmd.spawn().expect("spawn registro");
         let stdout = child.stdout.take().expect("stdout");
         let logs = Arc::new(Mutex::new(Vec::new()));

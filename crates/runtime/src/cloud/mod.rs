@@ -3,4 +3,5 @@
 //! on Firestore, Cloud Storage and Pub/Sub.
 
 pub mod oidc;
+pub mod services;
 pub mod settings;
