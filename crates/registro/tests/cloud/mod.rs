@@ -5,6 +5,8 @@
 //! Runs when the Firestore and Pub/Sub emulators are up (`scripts/emulators`); skips otherwise,
 //! unless `REGISTRO_REQUIRE_EMULATORS=1`.
 
+mod pipeline;
+
 use reqwest::StatusCode;
 use std::path::PathBuf;
 use testkit::oidc::TestIssuer;
