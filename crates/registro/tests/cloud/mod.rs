@@ -5,6 +5,7 @@
 //! Runs when the Firestore and Pub/Sub emulators are up (`scripts/emulators`); skips otherwise,
 //! unless `REGISTRO_REQUIRE_EMULATORS=1`.
 
+mod operate;
 mod pipeline;
 
 use reqwest::StatusCode;
