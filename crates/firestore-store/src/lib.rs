@@ -401,6 +401,38 @@ impl FirestoreStore {
         Ok(w.outcome())
     }
 
+    /// One transaction running `change` on `collection/id` (re-run on contention).
+    async fn transition<T, R>(
+        &self,
+        collection: String,
+        id: &SubmissionId,
+        exists: Option<bool>,
+        change: Box<Transition<T, R>>,
+    ) -> Result<Result<T, R>, StoreError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        R: Send + 'static,
+    {
+        let change: Arc<Transition<T, R>> = Arc::from(change);
+        let result = self
+            .db
+            .run_transaction(|db, tx| {
+                let change = Arc::clone(&change);
+                let (this, id, collection) = (self.clone(), id.clone(), collection.clone());
+                async move {
+                    this.change_attempt(&db, tx, &collection, &id, exists, change.as_ref())
+                        .await
+                }
+                .boxed()
+            })
+            .await
+            .map_err(store_error)?;
+        if result.is_ok() {
+            self.count(0, 1);
+        }
+        Ok(result)
+    }
+
     /// One run of a transition's body on `collection/id`: read, `change`, write if `Ok`.
     async fn change_attempt<T, R>(
         &self,
@@ -437,27 +469,9 @@ impl PipelineStore for FirestoreStore {
         id: &SubmissionId,
         change: SubmissionChange,
     ) -> Result<Result<Submission, WorkerRefusal>, StoreError> {
-        let change = Arc::new(change);
-        let result = self
-            .db
-            .run_transaction(|db, tx| {
-                let change = Arc::clone(&change);
-                let this = self.clone();
-                let id = id.clone();
-                async move {
-                    let col = this.cols.submissions.clone();
-                    // A transition never creates a submission.
-                    this.change_attempt(&db, tx, &col, &id, Some(true), change.as_ref())
-                        .await
-                }
-                .boxed()
-            })
-            .await
-            .map_err(store_error)?;
-        if result.is_ok() {
-            self.count(0, 1);
-        }
-        Ok(result)
+        // A transition never creates a submission.
+        let col = self.cols.submissions.clone();
+        self.transition(col, id, Some(true), change).await
     }
 
     async fn change_outbox(
@@ -465,27 +479,9 @@ impl PipelineStore for FirestoreStore {
         id: &SubmissionId,
         change: OutboxChange,
     ) -> Result<Result<OutboxRow, OutboxRefusal>, StoreError> {
-        let change = Arc::new(change);
-        let result = self
-            .db
-            .run_transaction(|db, tx| {
-                let change = Arc::clone(&change);
-                let this = self.clone();
-                let id = id.clone();
-                async move {
-                    let col = this.cols.outbox.clone();
-                    // An upsert: the reconciler may recreate a row that is gone.
-                    this.change_attempt(&db, tx, &col, &id, None, change.as_ref())
-                        .await
-                }
-                .boxed()
-            })
-            .await
-            .map_err(store_error)?;
-        if result.is_ok() {
-            self.count(0, 1);
-        }
-        Ok(result)
+        // An upsert: the reconciler may recreate a row that is gone.
+        let col = self.cols.outbox.clone();
+        self.transition(col, id, None, change).await
     }
 
     async fn due_outbox(
