@@ -33,21 +33,17 @@ impl RequestContext {
 
 /// W3C `traceparent` or Cloud's `X-Cloud-Trace-Context`: the 32-hex trace id, if valid.
 fn trace_id(headers: &http::HeaderMap) -> Option<String> {
-    let is_trace =
-        |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) && s != "0".repeat(32);
-    if let Some(tp) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
-        let mut parts = tp.split('-');
-        if let (Some(_), Some(t)) = (parts.next(), parts.next())
-            && is_trace(t)
-        {
-            return Some(t.to_ascii_lowercase());
-        }
+    if let Some(t) = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(domain::ids::traceparent_trace_id)
+    {
+        return Some(t);
     }
     let ctx = headers
         .get("x-cloud-trace-context")
         .and_then(|v| v.to_str().ok())?;
-    let t = ctx.split('/').next()?;
-    is_trace(t).then(|| t.to_ascii_lowercase())
+    domain::ids::trace_id(ctx.split('/').next()?)
 }
 
 /// Resolves the request id, opens the request span (so every line of the flow carries

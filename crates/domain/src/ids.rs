@@ -125,3 +125,38 @@ mod tests {
         assert!(RequestId::parse(&"a".repeat(128)).is_some());
     }
 }
+
+/// The 32-hex trace id (lower case) of a trace id, or `None` unless it is one: 32 hex digits,
+/// not all zero (W3C's invalid trace id).
+pub fn trace_id(candidate: &str) -> Option<String> {
+    (candidate.len() == 32
+        && candidate.bytes().all(|b| b.is_ascii_hexdigit())
+        && candidate.bytes().any(|b| b != b'0'))
+    .then(|| candidate.to_ascii_lowercase())
+}
+
+/// The trace id of a W3C `traceparent` (`<version>-<trace id>-<parent id>-<flags>`).
+pub fn traceparent_trace_id(traceparent: &str) -> Option<String> {
+    trace_id(traceparent.split('-').nth(1)?)
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn trace_ids_are_32_hex_digits_not_all_zero() {
+        let tp = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
+        assert_eq!(
+            traceparent_trace_id(tp).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(traceparent_trace_id("00-zz-00f067aa0ba902b7-01"), None);
+        assert_eq!(
+            traceparent_trace_id(&format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32))),
+            None
+        );
+        assert_eq!(traceparent_trace_id("garbage"), None);
+        assert_eq!(trace_id(&"a".repeat(31)), None);
+    }
+}

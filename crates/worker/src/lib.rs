@@ -109,9 +109,7 @@ impl Worker {
         let trace_id = message
             .traceparent
             .as_deref()
-            .and_then(|tp| tp.split('-').nth(1))
-            .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_ascii_lowercase)
+            .and_then(domain::ids::traceparent_trace_id)
             .unwrap_or_default();
         let span = tracing::info_span!(
             "work",
