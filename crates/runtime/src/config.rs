@@ -125,6 +125,27 @@ pub fn parse_origin(setting: &'static str, s: &str) -> Result<String, ConfigErro
     Ok(origin)
 }
 
+/// A comma-separated list of origins (empty entries ignored), each as [`parse_origin`].
+pub fn parse_origins(setting: &'static str, list: &str) -> Result<Vec<String>, ConfigError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|o| parse_origin(setting, o))
+        .collect()
+}
+
+/// `REGISTRO_FAILPOINTS`, refused in production.
+pub fn parse_failpoints(spec: &str, env: Environment) -> Result<Failpoints, ConfigError> {
+    let failpoints = Failpoints::parse(spec).map_err(|e| ConfigError::Invalid {
+        setting: "REGISTRO_FAILPOINTS",
+        reason: e.to_string(),
+    })?;
+    if env == Environment::Production && !failpoints.is_empty() {
+        return Err(ConfigError::FailpointsInProduction);
+    }
+    Ok(failpoints)
+}
+
 /// The front to serve: the one named (it must be built), else `front/build` under the current
 /// directory when built, else none.
 fn front_dir(named: Option<PathBuf>) -> Result<Option<PathBuf>, ConfigError> {
@@ -160,13 +181,7 @@ mod http_uri {
 impl ServeSettings {
     pub fn validate(self) -> Result<ServeConfig, ConfigError> {
         let env = Environment::parse(&self.env)?;
-        let failpoints = Failpoints::parse(&self.failpoints).map_err(|e| ConfigError::Invalid {
-            setting: "REGISTRO_FAILPOINTS",
-            reason: e.to_string(),
-        })?;
-        if env == Environment::Production && !failpoints.is_empty() {
-            return Err(ConfigError::FailpointsInProduction);
-        }
+        let failpoints = parse_failpoints(&self.failpoints, env)?;
         if env == Environment::Production {
             return Err(ConfigError::EmbeddedInProduction);
         }
@@ -174,13 +189,7 @@ impl ServeSettings {
             setting: "REGISTRO_ADDR",
             reason: format!("{:?} is not an address like 127.0.0.1:8080", self.addr),
         })?;
-        let allowed_origins = self
-            .allowed_origins
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|o| parse_origin("REGISTRO_ALLOWED_ORIGINS", o))
-            .collect::<Result<Vec<_>, _>>()?;
+        let allowed_origins = parse_origins("REGISTRO_ALLOWED_ORIGINS", &self.allowed_origins)?;
         let frontend_url = parse_origin(
             "REGISTRO_FRONTEND_URL",
             self.frontend_url.trim_end_matches('/'),

@@ -12,7 +12,7 @@
 
 use super::oidc::CallerAuth;
 use super::settings::{Common, OidcSettings, Vars};
-use crate::config::{ConfigError, Environment, parse_origin};
+use crate::config::{ConfigError, Environment, parse_failpoints, parse_origin, parse_origins};
 use crate::links::{LinkSigner, ReceiptUrls};
 use axum::Router;
 use domain::Catalog;
@@ -198,12 +198,7 @@ fn link_signer(v: &impl Vars) -> Result<LinkSigner, ConfigError> {
 }
 
 fn failpoints(v: &impl Vars, env: Environment) -> Result<Arc<Failpoints>, ConfigError> {
-    let spec = v.var(FAILPOINTS_VAR).unwrap_or_default();
-    let f = Failpoints::parse(&spec).map_err(|e| invalid(FAILPOINTS_VAR, e.to_string()))?;
-    if env == Environment::Production && !f.is_empty() {
-        return Err(ConfigError::FailpointsInProduction);
-    }
-    Ok(Arc::new(f))
+    parse_failpoints(&v.var(FAILPOINTS_VAR).unwrap_or_default(), env).map(Arc::new)
 }
 
 async fn firestore(
@@ -220,14 +215,10 @@ async fn firestore(
 }
 
 fn api_config(v: &impl Vars, env: Environment) -> Result<api::ApiConfig, ConfigError> {
-    let allowed_origins = v
-        .var(ALLOWED_ORIGINS_VAR)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|o| parse_origin(ALLOWED_ORIGINS_VAR, o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let allowed_origins = parse_origins(
+        ALLOWED_ORIGINS_VAR,
+        &v.var(ALLOWED_ORIGINS_VAR).unwrap_or_default(),
+    )?;
     if allowed_origins.is_empty() && env == Environment::Production {
         return Err(invalid(
             ALLOWED_ORIGINS_VAR,
