@@ -48,6 +48,10 @@ pub struct SweepReport {
     pub busy: usize,
     pub stuck_republished: usize,
     pub errors: usize,
+    /// How long the oldest row this sweep found due had waited since it was written, in whole
+    /// seconds (0 when none was due). The outbox backlog alert watches it: the trigger publishes a
+    /// row within seconds, so an old due row means publishing keeps failing.
+    pub oldest_due_secs: u64,
 }
 
 #[derive(Clone)]
@@ -157,6 +161,11 @@ impl Publisher {
         let now = self.clock.now();
         let due = self.store.due_outbox(now, SWEEP_BATCH).await?;
         report.due = due.len();
+        report.oldest_due_secs = due
+            .iter()
+            .map(|row| (now - row.created_at).num_seconds().max(0) as u64)
+            .max()
+            .unwrap_or(0);
         let mut published = std::collections::HashSet::new();
         for row in due {
             let id = row.submission_id;

@@ -343,6 +343,7 @@ async fn the_sweep_publishes_due_rows_and_leaves_backing_off_and_leased_ones() {
         SweepReport {
             due: 2,
             sent: 2,
+            oldest_due_secs: report.oldest_due_secs,
             ..SweepReport::default()
         }
     );
@@ -366,6 +367,26 @@ async fn the_sweep_publishes_due_rows_and_leaves_backing_off_and_leased_ones() {
 }
 
 #[tokio::test]
+async fn the_sweep_reports_how_long_its_oldest_due_row_has_waited() {
+    // The outbox backlog alert (infra/modules/registro/monitoring.tf) reads this figure.
+    let h = Harness::starting_at(wall_clock_minus(Duration::seconds(30)));
+    h.accept(1, SubmissionType::Delegacion).await;
+    h.clock.advance(Duration::seconds(20));
+    h.accept(2, SubmissionType::Faculty).await;
+
+    // The publisher runs on the wall clock: the first row was written 30 s (and a few ms) ago.
+    let report = h.publisher.sweep().await.unwrap();
+    assert_eq!(report.due, 2);
+    assert!(
+        (30..=31).contains(&report.oldest_due_secs),
+        "{}",
+        report.oldest_due_secs
+    );
+    let again = h.publisher.sweep().await.unwrap();
+    assert_eq!((again.due, again.oldest_due_secs), (0, 0), "nothing due");
+}
+
+#[tokio::test]
 async fn the_sweep_counts_publish_failures_and_keeps_going() {
     let h = Harness::starting_at(wall_clock_minus(Duration::seconds(10)));
     let first = h.accept(1, SubmissionType::Delegacion).await;
@@ -379,6 +400,7 @@ async fn the_sweep_counts_publish_failures_and_keeps_going() {
             due: 2,
             sent: 1,
             failed: 1,
+            oldest_due_secs: report.oldest_due_secs,
             ..SweepReport::default()
         }
     );
@@ -549,11 +571,14 @@ async fn the_sweep_endpoint_answers_its_report_as_json() {
     let id = h.accept(1, SubmissionType::Delegacion).await;
     let (status, body) = post(&h, "/sweep", None).await;
     assert_eq!(status, StatusCode::OK);
-    let report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut report: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let waited = report["oldest_due_secs"].take().as_u64().unwrap();
+    assert!((10..=11).contains(&waited), "{waited}");
     assert_eq!(
         report,
         serde_json::json!({
-            "due": 1, "sent": 1, "failed": 0, "busy": 0, "stuck_republished": 0, "errors": 0
+            "due": 1, "sent": 1, "failed": 0, "busy": 0, "stuck_republished": 0, "errors": 0,
+            "oldest_due_secs": null
         })
     );
     assert_eq!(h.bus.sent(), [message_for(&id, SubmissionType::Delegacion)]);
