@@ -34,11 +34,11 @@ impl CallerAuth {
         match settings {
             OidcSettings::Disabled => Self { verifier: None },
             OidcSettings::Verify {
-                audience,
+                audiences,
                 service_account,
                 jwks_url,
             } => {
-                let mut b = Builder::new([audience.clone()]);
+                let mut b = Builder::new(audiences.clone());
                 if let Some(sa) = service_account {
                     b = b.with_email(sa.clone());
                 }
@@ -107,6 +107,8 @@ mod tests {
     use tower::ServiceExt;
 
     const AUD: &str = "https://registro-worker-abc-uc.a.run.app/pubsub/push";
+    /// The same service at its deterministic URL (Cloud Run answers at both).
+    const OTHER_URL: &str = "https://registro-worker-123456.us-central1.run.app/pubsub/push";
     const CALLER: &str = "pubsub-push@smmun.iam.gserviceaccount.com";
 
     fn app(auth: &CallerAuth) -> axum::Router {
@@ -130,7 +132,7 @@ mod tests {
 
     fn verifying(issuer: &TestIssuer) -> CallerAuth {
         CallerAuth::new(&OidcSettings::Verify {
-            audience: AUD.into(),
+            audiences: vec![AUD.into(), OTHER_URL.into()],
             service_account: Some(CALLER.into()),
             jwks_url: Some(issuer.jwks_url()),
         })
@@ -150,6 +152,11 @@ mod tests {
             (
                 "valid",
                 Some(issuer.token(AUD, CALLER)),
+                StatusCode::NO_CONTENT,
+            ),
+            (
+                "valid, for the service's other URL",
+                Some(issuer.token(OTHER_URL, CALLER)),
                 StatusCode::NO_CONTENT,
             ),
             ("no token", None, StatusCode::UNAUTHORIZED),
@@ -214,7 +221,7 @@ mod tests {
     #[tokio::test]
     async fn unreachable_keys_ask_the_caller_to_retry() {
         let auth = CallerAuth::new(&OidcSettings::Verify {
-            audience: AUD.into(),
+            audiences: vec![AUD.into()],
             service_account: None,
             jwks_url: Some("http://127.0.0.1:9/certs".into()),
         });

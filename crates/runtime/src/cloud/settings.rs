@@ -102,12 +102,15 @@ impl Common {
     }
 }
 
-/// Who may call the push / trigger endpoints: Google-signed OIDC ID tokens for `audience`,
-/// issued to `service_account` when given.
+/// Who may call the push / trigger endpoints: Google-signed OIDC ID tokens for one of
+/// `audiences`, issued to `service_account` when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OidcSettings {
     Verify {
-        audience: String,
+        /// `OIDC_AUDIENCE`, comma-separated: a Cloud Run service answers at two URLs (the
+        /// deterministic `<service>-<project number>.<region>.run.app` and the older hashed one),
+        /// and a caller may mint its token for either.
+        audiences: Vec<String>,
         service_account: Option<String>,
         /// Google's JWKS unless overridden (tests serve their own keys).
         jwks_url: Option<String>,
@@ -145,6 +148,18 @@ impl OidcSettings {
                      on an emulator"
                 .into(),
         })?;
+        let audiences: Vec<String> = audience
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if audiences.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: OIDC_AUDIENCE_VAR,
+                reason: "names no audience (one URL, or several separated by commas)".into(),
+            });
+        }
         let service_account = v.var(OIDC_SERVICE_ACCOUNT_VAR);
         if let Some(sa) = &service_account
             && !sa.contains('@')
@@ -164,7 +179,7 @@ impl OidcSettings {
             });
         }
         Ok(Self::Verify {
-            audience,
+            audiences,
             service_account,
             jwks_url,
         })
@@ -226,10 +241,29 @@ mod tests {
             )
             .unwrap(),
             OidcSettings::Verify {
-                audience: "https://worker.run.app/pubsub/push".into(),
+                audiences: vec!["https://worker.run.app/pubsub/push".into()],
                 service_account: Some("push@p.iam.gserviceaccount.com".into()),
                 jwks_url: None,
             }
+        );
+        assert_eq!(
+            OidcSettings::from_vars(
+                &vars(&[(
+                    OIDC_AUDIENCE_VAR,
+                    "https://outbox-123.us-central1.run.app, https://outbox-x7-uc.a.run.app,"
+                )]),
+                prod
+            )
+            .unwrap(),
+            OidcSettings::Verify {
+                audiences: vec![
+                    "https://outbox-123.us-central1.run.app".into(),
+                    "https://outbox-x7-uc.a.run.app".into()
+                ],
+                service_account: None,
+                jwks_url: None,
+            },
+            "both URLs of a Cloud Run service"
         );
         assert_eq!(
             OidcSettings::from_vars(&vars(&[(OIDC_DISABLED_VAR, "true")]), dev).unwrap(),
@@ -237,6 +271,7 @@ mod tests {
         );
         for (pairs, env, var) in [
             (&[][..], dev, OIDC_AUDIENCE_VAR),
+            (&[(OIDC_AUDIENCE_VAR, " , ")][..], dev, OIDC_AUDIENCE_VAR),
             (&[(OIDC_DISABLED_VAR, "true")][..], prod, OIDC_DISABLED_VAR),
             (&[(OIDC_DISABLED_VAR, "yes")][..], dev, OIDC_DISABLED_VAR),
             (
