@@ -56,7 +56,11 @@ async fn sweep(State(p): State<Publisher>) -> Response {
     tracing::info!("outbox_sweep_started");
     match p.sweep().await {
         Ok(report) => {
-            tracing::info!(oldest_due_secs = report.oldest_due_secs, ?report, "outbox_sweep_finished");
+            tracing::info!(
+                oldest_due_secs = report.oldest_due_secs,
+                ?report,
+                "outbox_sweep_finished"
+            );
             axum::Json(report).into_response()
         }
         Err(e) => {

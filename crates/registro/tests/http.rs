@@ -7,6 +7,7 @@ mod cloud;
 mod front;
 mod hardening;
 mod hardening_http;
+mod infra;
 mod links;
 mod mail_services;
 mod pipeline;
