@@ -9,6 +9,10 @@ provider "google" {
 provider "google-beta" {
   project = var.project_id
   region  = var.region
+  # The Firebase resources (the only ones on this provider) bill their quota to the project
+  # they manage; without it, user credentials (the first, manual apply) are refused by the
+  # Firebase APIs for want of a quota project.
+  user_project_override = true
 }
 
 module "registro" {

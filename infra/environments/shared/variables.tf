@@ -90,7 +90,7 @@ variable "sheets" {
 }
 
 variable "secret_versions" {
-  description = "Pinned Secret Manager versions (bump after adding a version: docs/runbook.md §8.7)."
+  description = "Pinned Secret Manager versions (bump after adding a version: docs/runbook.md §8.2)."
   type = object({
     receipt_link_key           = string
     receipt_link_previous_keys = string
