@@ -141,9 +141,11 @@ resource "google_monitoring_alert_policy" "outbox_backlog" {
     condition_absent {
       filter   = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.outbox_oldest_due.name}\" AND resource.type=\"cloud_run_revision\""
       duration = "600s"
+      # ALIGN_COUNT only takes numeric or Boolean points; this metric is a DELTA distribution,
+      # which ALIGN_DELTA accepts (any aligned point means a sweep reported).
       aggregations {
         alignment_period   = "300s"
-        per_series_aligner = "ALIGN_COUNT"
+        per_series_aligner = "ALIGN_DELTA"
       }
     }
   }

@@ -3,11 +3,22 @@
 # retry` re-queued — an update, which Eventarc does not see — and stuck submissions). Both
 # authenticate as registro-outbox-invoker with Google-signed OIDC tokens.
 
+locals {
+  # Firestore events are delivered in the database's location, except that Eventarc has no
+  # multi-region triggers: a database in nam5 or eur3 is served by the Eventarc region Google
+  # maps it to (https://cloud.google.com/firestore/docs/eventarc, "Eventarc and Firestore
+  # locations").
+  eventarc_location = lookup(
+    { nam5 = "us-central1", eur3 = "europe-west4" },
+    var.firestore_location,
+    var.firestore_location,
+  )
+}
+
 resource "google_eventarc_trigger" "outbox_created" {
-  project = var.project_id
-  name    = "registro-outbox-created"
-  # Firestore events are delivered in the database's location.
-  location        = var.firestore_location
+  project         = var.project_id
+  name            = "registro-outbox-created"
+  location        = local.eventarc_location
   service_account = google_service_account.outbox_invoker.email
   labels          = local.labels
 

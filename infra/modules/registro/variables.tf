@@ -45,7 +45,7 @@ variable "firestore_database_name" {
 }
 
 variable "firestore_location" {
-  description = "Firestore location (a region such as us-central1, or a multi-region such as nam5). The Eventarc trigger lives there too."
+  description = "Firestore location (a region such as us-central1, or a multi-region such as nam5). The Eventarc trigger lives there too (for nam5 / eur3: in us-central1 / europe-west4, the regions Eventarc maps them to)."
   type        = string
   default     = "us-central1"
 }
@@ -97,6 +97,11 @@ variable "soft_delete_days" {
   description = "Deleted receipts stay restorable this long (bucket soft delete)."
   type        = number
   default     = 30
+  # soft_delete_policy.retention_duration_seconds must be between 7 and 90 days.
+  validation {
+    condition     = var.soft_delete_days >= 7 && var.soft_delete_days <= 90
+    error_message = "Cloud Storage soft delete keeps objects 7 to 90 days."
+  }
 }
 
 variable "catalog_bucket_name" {
