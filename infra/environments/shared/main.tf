@@ -37,6 +37,8 @@ module "registro" {
   outbox_extra_audiences = var.outbox_extra_audiences
   api_min_instances      = var.api_min_instances
 
+  deployer_service_account = module.github.deployer_service_account
+
   deletion_protection    = local.deletion_protection
   receipt_retention_days = local.receipt_retention_days
   soft_delete_days       = local.soft_delete_days

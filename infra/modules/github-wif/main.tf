@@ -20,10 +20,11 @@ resource "google_iam_workload_identity_pool_provider" "github" {
   display_name                       = "GitHub OIDC"
 
   attribute_mapping = {
-    "google.subject"        = "assertion.sub"
-    "attribute.repository"  = "assertion.repository"
-    "attribute.ref"         = "assertion.ref"
-    "attribute.environment" = "assertion.environment"
+    "google.subject"       = "assertion.sub"
+    "attribute.repository" = "assertion.repository"
+    "attribute.ref"        = "assertion.ref"
+    # Jobs outside a GitHub environment (pull-request plans) carry no environment claim.
+    "attribute.environment" = "has(assertion.environment) ? assertion.environment : \"none\""
   }
   # Tokens of any other repository are refused outright.
   attribute_condition = "assertion.repository == \"${var.github_repository}\""
@@ -60,7 +61,8 @@ resource "google_service_account_iam_member" "planner_from_repository" {
 # What terraform apply of infra/modules/registro needs: the deployer manages resources and their
 # IAM, pushes images, writes the state (roles/storage.admin covers the state bucket) and
 # publishes the front. It is the most powerful identity of the deployment (docs/security.md §7:
-# it could read data), which is why only jobs of the protected environment get it.
+# it could read data), which is why only jobs of the protected environment get it. Acting as the
+# deployment's service accounts is granted on those five accounts only (modules/registro, iam.tf).
 locals {
   deployer_roles = toset([
     "roles/artifactregistry.admin",
@@ -69,7 +71,6 @@ locals {
     "roles/eventarc.admin",
     "roles/firebase.admin",
     "roles/iam.serviceAccountAdmin",
-    "roles/iam.serviceAccountUser",
     "roles/iam.workloadIdentityPoolAdmin",
     "roles/logging.configWriter",
     "roles/monitoring.editor",
@@ -83,8 +84,7 @@ locals {
 }
 
 resource "google_project_iam_member" "deployer" {
-  # checkov:skip=CKV_GCP_41: terraform apply creates the deployment's runtime and caller service accounts and attaches them to Cloud Run, Eventarc, Cloud Scheduler and the Pub/Sub push subscription, which needs actAs on each; only jobs of the protected GitHub environment can impersonate the deployer
-  # checkov:skip=CKV_GCP_49: the deployer manages the deployment's service accounts and their IAM (serviceAccountAdmin) and attaches them (serviceAccountUser); it is the deploy identity, usable only from the protected GitHub environment, and no workload runs as it
+  # checkov:skip=CKV_GCP_49: the deployer creates the deployment's service accounts and manages their IAM (serviceAccountAdmin; acting as them is granted on the five accounts only, registro/iam.tf); it is the deploy identity, usable only from the protected GitHub environment, and no workload runs as it
   for_each = local.deployer_roles
 
   project = var.project_id

@@ -127,10 +127,35 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_forwards_from_wor
   member       = local.pubsub_agent
 }
 
-# Authenticated push: the agent mints the OIDC token as the push account (required for
-# projects created before April 2021; harmless after). Scoped to that one account.
+# Authenticated push: the agent mints the OIDC tokens as the push account, and as the Eventarc
+# trigger's account (Eventarc delivers through Pub/Sub push). Required for projects created
+# before April 2021, harmless after; scoped to those two accounts.
 resource "google_service_account_iam_member" "pubsub_agent_mints_push_tokens" {
   service_account_id = google_service_account.worker_invoker.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
+}
+
+resource "google_service_account_iam_member" "pubsub_agent_mints_event_tokens" {
+  service_account_id = google_service_account.outbox_invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+# ---- the deployer ---------------------------------------------------------------------------
+
+# Attaching an account to a service, a trigger, a job or a subscription requires acting as it:
+# the deployer may act as these five, not as every account of the project.
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = {
+    api            = google_service_account.api.name
+    outbox         = google_service_account.outbox.name
+    worker         = google_service_account.worker.name
+    outbox_invoker = google_service_account.outbox_invoker.name
+    worker_invoker = google_service_account.worker_invoker.name
+  }
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.deployer_service_account}"
 }

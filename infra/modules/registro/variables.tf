@@ -75,7 +75,7 @@ variable "outbox_collection_name" {
 }
 
 variable "deletion_protection" {
-  description = "Protect the Firestore database, the services and the receipts bucket against terraform destroy."
+  description = "Protect the Firestore database and the services against terraform destroy (the receipts bucket is never force-destroyed: a bucket holding receipts cannot be deleted by Terraform)."
   type        = bool
   default     = true
 }
@@ -248,4 +248,9 @@ variable "outbox_extra_audiences" {
   description = "More OIDC audiences registro-outbox accepts besides its deterministic URL: if Eventarc mints its tokens for the service's hashed URL (log caller_refused, reason audience), add output outbox_url here (docs/runbook.md §8.4)."
   type        = list(string)
   default     = []
+}
+
+variable "deployer_service_account" {
+  description = "E-mail of the account that applies this configuration (modules/github-wif): it may act as the deployment's five service accounts."
+  type        = string
 }

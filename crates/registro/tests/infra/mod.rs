@@ -269,6 +269,8 @@ fn grants_in_terraform() -> BTreeSet<Grant> {
             let text = member.to_string();
             let who = if let Some(label) = reference(member, "google_service_account") {
                 account(module, &label)
+            } else if text.contains("var.deployer_service_account") {
+                "registro-deployer".into()
             } else if text == "local.pubsub_agent" {
                 "Pub/Sub service agent".into()
             } else if text.contains("attribute.environment/") {
@@ -289,6 +291,22 @@ fn grants_in_terraform() -> BTreeSet<Grant> {
                     module.strings(required(body, "for_each"))
                 }
             };
+            // `service_account_id = each.value` over a map of accounts: one grant per account.
+            if kind == "google_service_account_iam_member"
+                && required(body, "service_account_id").to_string() == "each.value"
+            {
+                for target in module.object(required(body, "for_each")).values() {
+                    let label = reference(target, "google_service_account").unwrap();
+                    for role in &roles {
+                        grants.insert((
+                            who.clone(),
+                            role.clone(),
+                            format!("service account {}", account(module, &label)),
+                        ));
+                    }
+                }
+                continue;
+            }
             let on = match kind {
                 "google_project_iam_member" => "project".to_owned(),
                 "google_storage_bucket_iam_member" => {
