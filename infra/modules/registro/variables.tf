@@ -133,7 +133,7 @@ variable "worker_max_attempts" {
 }
 
 variable "sweep_schedule" {
-  description = "Cron (UTC) of the outbox sweep: publishes rows a missed trigger left behind, re-queued rows, and stuck submissions. One indexed query when there is nothing to do."
+  description = "Cron (UTC) of the outbox sweep: publishes rows a missed trigger left behind, re-queued rows, and stuck submissions. Two indexed queries (2 reads) when there is nothing to do."
   type        = string
   default     = "* * * * *"
 }
