@@ -29,7 +29,8 @@ resource "google_cloud_run_v2_service" "this" {
 
     containers {
       image   = var.image
-      command = [var.command]
+      # Absolute: Cloud Run execs the command directly, with no shell to search PATH.
+      command = ["/usr/local/bin/${var.command}"]
 
       ports {
         container_port = 8080

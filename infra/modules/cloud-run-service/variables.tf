@@ -19,7 +19,7 @@ variable "image" {
 }
 
 variable "command" {
-  description = "The binary the container runs: the image holds registro, registro-api, registro-outbox and registro-worker."
+  description = "The binary the container runs, from /usr/local/bin: the image holds registro, registro-api, registro-outbox and registro-worker."
   type        = string
 }
 
