@@ -28,7 +28,7 @@ resource "google_cloud_run_v2_service" "this" {
     }
 
     containers {
-      image   = var.image
+      image = var.image
       # Absolute: Cloud Run execs the command directly, with no shell to search PATH.
       command = ["/usr/local/bin/${var.command}"]
 
