@@ -433,3 +433,41 @@ fn every_iam_grant_is_in_the_least_privilege_table_and_every_row_is_granted() {
         );
     }
 }
+
+#[test]
+fn the_image_holds_the_binary_each_service_runs_where_cloud_run_looks_for_it() {
+    let dockerfile = std::fs::read_to_string(infra_dir().join("../Dockerfile")).unwrap();
+    let installed = dockerfile
+        .lines()
+        .find(|l| l.trim_start().starts_with("&& for bin in "))
+        .expect("the build stage's install loop");
+    assert!(dockerfile.contains("COPY --from=build /out/bin/ /usr/local/bin/"));
+    let run = Module::load("modules/cloud-run-service");
+    let service = run.resource("google_cloud_run_v2_service", "this");
+    let template = &blocks(service, "template").next().unwrap().body;
+    let container = &blocks(template, "containers").next().unwrap().body;
+    let command: String = required(container, "command")
+        .to_string()
+        .split_whitespace()
+        .collect();
+    assert_eq!(command, "[\"/usr/local/bin/${var.command}\"]");
+    let registro = Module::load("modules/registro");
+    for (module, service, _) in services() {
+        let command = string(required(registro.module_call(module), "command")).unwrap();
+        assert!(
+            installed
+                .split_whitespace()
+                .any(|w| w.trim_end_matches(';') == command),
+            "{service}: the Dockerfile does not install {command}"
+        );
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("src/bin/{command}.rs"))
+                .is_file(),
+            "{command} is not a binary of this package"
+        );
+    }
+    // The embedded image keeps working: `registro serve` is the default.
+    assert!(dockerfile.contains("ENTRYPOINT [\"registro\"]"));
+    assert!(dockerfile.contains("CMD [\"serve\""));
+}
