@@ -471,3 +471,96 @@ fn the_image_holds_the_binary_each_service_runs_where_cloud_run_looks_for_it() {
     assert!(dockerfile.contains("ENTRYPOINT [\"registro\"]"));
     assert!(dockerfile.contains("CMD [\"serve\""));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Module interfaces (what `terraform validate` would say about them, were the provider here)
+
+/// `variable` blocks of a module: name → whether it has a default.
+fn variables(module: &Module) -> std::collections::BTreeMap<String, bool> {
+    module
+        .blocks
+        .iter()
+        .filter(|b| b.identifier.as_str() == "variable")
+        .map(|b| {
+            (
+                b.labels[0].as_str().to_owned(),
+                attr(&b.body, "default").is_some(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_call_passes_each_required_variable_and_no_unknown_one() {
+    const META: &[&str] = &["source", "depends_on", "providers", "count", "for_each"];
+    for caller in ["environments/shared", "modules/registro"] {
+        let calling = Module::load(caller);
+        for block in calling
+            .blocks
+            .iter()
+            .filter(|b| b.identifier.as_str() == "module")
+        {
+            let name = block.labels[0].as_str();
+            let source = string(required(&block.body, "source")).unwrap();
+            let callee = Module::load(&format!("{caller}/{source}"));
+            let declared = variables(&callee);
+            let passed = set(block.body.attributes().map(|a| a.key().to_owned()));
+            let unknown: Vec<_> = passed
+                .iter()
+                .filter(|p| !META.contains(&p.as_str()) && !declared.contains_key(*p))
+                .collect();
+            assert!(
+                unknown.is_empty(),
+                "{caller}: module {name} has no variable {unknown:?}"
+            );
+            let missing: Vec<_> = declared
+                .iter()
+                .filter(|(v, has_default)| !**has_default && !passed.contains(*v))
+                .map(|(v, _)| v)
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{caller}: module {name} needs {missing:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_example_tfvars_sets_every_setting_the_root_requires() {
+    // Given on the command line or the environment instead (runbook §8.1, delivery.yml).
+    const GIVEN_ELSEWHERE: &[&str] = &["image_tag", "catalog_file"];
+    let root = variables(&Module::load("environments/shared"));
+    for env in ["dev", "prod"] {
+        let path = infra_dir().join(format!("environments/{env}/terraform.tfvars.example"));
+        let body: ::hcl::Body = ::hcl::parse(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let set_here = set(body.attributes().map(|a| a.key().to_owned()));
+        for name in &set_here {
+            assert!(
+                root.contains_key(name),
+                "{env}: {name} is not a variable of the root"
+            );
+            assert!(
+                !GIVEN_ELSEWHERE.contains(&name.as_str()),
+                "{env}: {name} is given elsewhere"
+            );
+        }
+        for (name, has_default) in &root {
+            assert!(
+                *has_default || set_here.contains(name) || GIVEN_ELSEWHERE.contains(&name.as_str()),
+                "{env}: terraform.tfvars.example does not set the required {name}"
+            );
+        }
+        // Each root links the shared files and adds only its own environment.tf.
+        for shared in ["main.tf", "variables.tf", "outputs.tf", "versions.tf"] {
+            let link = infra_dir().join(format!("environments/{env}/{shared}"));
+            assert_eq!(
+                std::fs::read_link(&link).ok(),
+                Some(std::path::PathBuf::from(format!("../shared/{shared}"))),
+                "{}",
+                link.display()
+            );
+        }
+    }
+}
