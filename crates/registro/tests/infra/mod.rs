@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use ::hcl::Expression;
 use runtime::cloud::services::{api_variables, outbox_variables, worker_variables};
-use terraform::{Module, attr, blocks, infra_dir, reference, required, string};
+use terraform::{Module, attr, block, blocks, infra_dir, reference, required, string};
 
 /// Variables a service reads that Terraform deliberately does not set.
 const NOT_SET_BY_TERRAFORM: &[(&str, &str)] = &[
@@ -51,6 +51,12 @@ fn services() -> [(&'static str, &'static str, Vec<&'static str>); 3] {
         ("outbox", "registro-outbox", outbox_variables()),
         ("worker", "registro-worker", worker_variables()),
     ]
+}
+
+/// The container block of the cloud-run-service module's one service.
+fn container(run: &Module) -> &::hcl::Body {
+    let service = run.resource("google_cloud_run_v2_service", "this");
+    block(block(service, "template"), "containers")
 }
 
 fn set(items: impl IntoIterator<Item = impl Into<String>>) -> BTreeSet<String> {
@@ -143,18 +149,7 @@ fn each_service_gets_exactly_the_variables_it_reads_with_secrets_from_secret_man
 
     // The service module turns both maps into the container's environment.
     let run = Module::load("modules/cloud-run-service");
-    let service = run.resource("google_cloud_run_v2_service", "this");
-    let template = blocks(service, "template")
-        .next()
-        .expect("template")
-        .body
-        .clone();
-    let container = blocks(&template, "containers")
-        .next()
-        .expect("containers")
-        .body
-        .clone();
-    let dynamic_env: Vec<String> = blocks(&container, "dynamic")
+    let dynamic_env: Vec<String> = blocks(container(&run), "dynamic")
         .filter(|b| b.labels.first().map(|l| l.as_str()) == Some("env"))
         .map(|b| required(&b.body, "for_each").to_string())
         .collect();
@@ -169,8 +164,7 @@ fn the_callers_tokens_match_what_the_services_accept() {
 
     // Pub/Sub pushes to the worker with the worker's audience and caller.
     let push = registro.resource("google_pubsub_subscription", "worker_push");
-    let push_config = &blocks(push, "push_config").next().unwrap().body;
-    let token = &blocks(push_config, "oidc_token").next().unwrap().body;
+    let token = block(block(push, "push_config"), "oidc_token");
     assert_eq!(
         required(token, "audience").to_string(),
         worker["OIDC_AUDIENCE"].to_string()
@@ -183,7 +177,7 @@ fn the_callers_tokens_match_what_the_services_accept() {
         reference(&worker["OIDC_SERVICE_ACCOUNT"], "google_service_account")
     );
     // …and dead-letters after as many deliveries as the worker counts.
-    let dead_letter = &blocks(push, "dead_letter_policy").next().unwrap().body;
+    let dead_letter = block(push, "dead_letter_policy");
     assert_eq!(
         required(dead_letter, "max_delivery_attempts").to_string(),
         "var.worker_max_attempts"
@@ -196,8 +190,7 @@ fn the_callers_tokens_match_what_the_services_accept() {
     // Scheduler and Eventarc call the outbox as its one accepted caller, and the Scheduler's
     // audience is the first one the outbox accepts.
     let scheduler = registro.resource("google_cloud_scheduler_job", "outbox_sweep");
-    let http = &blocks(scheduler, "http_target").next().unwrap().body;
-    let token = &blocks(http, "oidc_token").next().unwrap().body;
+    let token = block(block(scheduler, "http_target"), "oidc_token");
     let caller = reference(&outbox["OIDC_SERVICE_ACCOUNT"], "google_service_account");
     assert_eq!(caller.as_deref(), Some("outbox_invoker"));
     assert_eq!(
@@ -443,10 +436,7 @@ fn the_image_holds_the_binary_each_service_runs_where_cloud_run_looks_for_it() {
         .expect("the build stage's install loop");
     assert!(dockerfile.contains("COPY --from=build /out/bin/ /usr/local/bin/"));
     let run = Module::load("modules/cloud-run-service");
-    let service = run.resource("google_cloud_run_v2_service", "this");
-    let template = &blocks(service, "template").next().unwrap().body;
-    let container = &blocks(template, "containers").next().unwrap().body;
-    let command: String = required(container, "command")
+    let command: String = required(container(&run), "command")
         .to_string()
         .split_whitespace()
         .collect();

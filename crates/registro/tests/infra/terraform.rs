@@ -100,7 +100,7 @@ impl Module {
         match expr {
             Expression::Array(items) => items
                 .iter()
-                .map(|e| string(e).unwrap_or_else(|| e.to_string()))
+                .map(|e| string(e).unwrap_or_else(|| panic!("{e} is not a string literal")))
                 .collect(),
             Expression::FuncCall(call) if call.name.name.as_str() == "toset" => {
                 self.strings(&call.args[0])
@@ -124,6 +124,14 @@ pub fn required<'a>(body: &'a Body, key: &str) -> &'a Expression {
 pub fn blocks<'a>(body: &'a Body, identifier: &'a str) -> impl Iterator<Item = &'a Block> {
     body.blocks()
         .filter(move |b| b.identifier.as_str() == identifier)
+}
+
+/// The body of the first `identifier { … }` block in `body`.
+pub fn block<'a>(body: &'a Body, identifier: &str) -> &'a Body {
+    body.blocks()
+        .find(|b| b.identifier.as_str() == identifier)
+        .map(|b| &b.body)
+        .unwrap_or_else(|| panic!("no {identifier} block"))
 }
 
 pub fn string(expr: &Expression) -> Option<String> {
