@@ -162,6 +162,15 @@ async fn accepted_documents_have_the_older_systems_fields_and_real_timestamps() 
     );
 }
 
+/// Reads, writes and transactions spent between two counts of the store's operations.
+fn spent(before: firestore_store::OpCounts, after: firestore_store::OpCounts) -> (u64, u64, u64) {
+    (
+        after.reads - before.reads,
+        after.writes - before.writes,
+        after.transactions - before.transactions,
+    )
+}
+
 /// The figure for the cost estimate: what one new registration costs in Firestore, counted the
 /// way the API spends it (a plain read of the record, then the acceptance transaction).
 #[tokio::test]
@@ -188,13 +197,8 @@ async fn an_accepted_submission_costs_two_reads_three_writes_and_one_transaction
                 .is_none()
         );
         store.accept(acceptance).await.unwrap();
-        let after = store.ops();
         assert_eq!(
-            (
-                after.reads - before.reads,
-                after.writes - before.writes,
-                after.transactions - before.transactions
-            ),
+            spent(before, store.ops()),
             (2, 3, 1),
             "reads, writes, transactions for submission {n}"
         );
@@ -219,20 +223,12 @@ async fn a_registration_end_to_end_and_an_idle_sweep_cost_what_docs_cost_md_says
     use domain::ports::PipelineStore;
     use domain::worker::{self as machine, WorkerRefusal};
     use domain::{OutboxStatus, SubmissionStatus};
-    use firestore_store::OpCounts;
 
     if !emulator() {
         return;
     }
     /// Rows handled per sweep list (`outbox::SWEEP_BATCH`).
     const SWEEP_BATCH: usize = 100;
-    fn spent(before: OpCounts, after: OpCounts) -> (u64, u64, u64) {
-        (
-            after.reads - before.reads,
-            after.writes - before.writes,
-            after.transactions - before.transactions,
-        )
-    }
 
     let clock = Arc::new(ManualClock::new(ManualClock::reference_start()));
     let store = connect(clock.clone()).await;
